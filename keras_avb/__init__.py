@@ -1,0 +1,12 @@
+"""keras_avb: Adversarial Variational Bayes for Keras 3.
+
+AVB trains a variational autoencoder whose encoder is a black-box neural
+sampler; an adversary T(x, z) learns the log-density ratio that the KL term
+needs. It runs under the TensorFlow, JAX and PyTorch backends.
+"""
+
+from keras_avb import distributions
+from keras_avb import layers
+from keras_avb.models import AVB
+from keras_avb.models import VAE
+from keras_avb.version import __version__

@@ -1,0 +1,154 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_avb")
+class BasisNoiseEncoder(keras.layers.Layer):
+    """The basis-noise encoder head of AVB with Adaptive Contrast.
+
+    Maps features `h(x)` and Gaussian noise to a posterior sample
+
+        z = z0(h) + sum_i a_i(h) * v_i(eps_i),   i = 1..num_bases,
+
+    where `a_i(h) = elu(Dense(h) - offset) + 1 > 0` weighs the basis vector
+    `v_i(eps_i)`, the output of a small MLP of its own noise `eps_i`. Since
+    the `v_i` do not depend on `x`, their mean and variance are estimated
+    once from the batch of noise, which makes the moments of q(z|x) cheap:
+
+        E[z] = z0 + sum_i a_i E[v_i],   Var[z] = sum_i a_i^2 Var[v_i].
+
+    The noise input holds `num_bases * noise_dim` standard normal entries
+    per example (flat, or shaped `(num_bases, noise_dim)`). The moments are
+    batch estimates, so call the layer on batches of 2 or more examples.
+
+    Args:
+        latent_dim: size of z.
+        num_bases: number of basis vectors m.
+        noise_dim: noise entries per basis vector.
+        noise_units: hidden layer sizes of each basis MLP.
+        activation: activation of the basis MLPs.
+        coefficient_offset: the shift inside `elu(. - offset) + 1`; a large
+            offset starts the coefficients small.
+        initial_mean_stddev: standard deviation of the initial kernel of
+            `z0`, tiny so that training starts near the prior mean.
+
+    Returns:
+        `(z, mean, variance)`, each of shape `(batch, latent_dim)`.
+
+    Example:
+
+    >>> head = BasisNoiseEncoder(latent_dim=2, num_bases=4, noise_dim=3)
+    >>> h = ops.ones((8, 5))
+    >>> eps = keras.random.normal((8, 4 * 3), seed=0)
+    >>> z, mean, variance = head([h, eps])
+    >>> tuple(z.shape), tuple(variance.shape)
+    ((8, 2), (8, 2))
+    """
+
+    def __init__(
+        self,
+        latent_dim,
+        num_bases=16,
+        noise_dim=64,
+        noise_units=(128, 128, 128),
+        activation="elu",
+        coefficient_offset=5.0,
+        initial_mean_stddev=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.num_bases = int(num_bases)
+        self.noise_dim = int(noise_dim)
+        self.noise_units = tuple(int(u) for u in noise_units)
+        self.activation = keras.activations.get(activation)
+        self.coefficient_offset = float(coefficient_offset)
+        self.initial_mean_stddev = float(initial_mean_stddev)
+        self.mean_dense = keras.layers.Dense(
+            self.latent_dim,
+            kernel_initializer=keras.initializers.RandomNormal(
+                stddev=self.initial_mean_stddev
+            ),
+            name="mean_dense",
+        )
+        self.coefficient_dense = keras.layers.Dense(
+            self.num_bases * self.latent_dim, name="coefficient_dense"
+        )
+
+    @property
+    def noise_shape(self):
+        """Shape of the noise input of one example."""
+        return (self.num_bases * self.noise_dim,)
+
+    def build(self, input_shape):
+        features_shape, _ = input_shape
+        self.mean_dense.build(features_shape)
+        self.coefficient_dense.build(features_shape)
+        # One small MLP per basis, stored as stacked kernels so that all
+        # bases run in one batched matrix product.
+        self.basis_kernels, self.basis_biases = [], []
+        sizes = (self.noise_dim,) + self.noise_units + (self.latent_dim,)
+        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self.basis_kernels.append(
+                self.add_weight(
+                    shape=(self.num_bases, fan_in, fan_out),
+                    initializer=keras.initializers.VarianceScaling(
+                        1.0, mode="fan_in", distribution="truncated_normal"
+                    ),
+                    name=f"basis_kernel_{index}",
+                )
+            )
+            self.basis_biases.append(
+                self.add_weight(
+                    shape=(self.num_bases, fan_out),
+                    initializer="zeros",
+                    name=f"basis_bias_{index}",
+                )
+            )
+
+    def basis_vectors(self, noise):
+        """The basis vectors v_i(eps_i), shape `(batch, num_bases, latent_dim)`."""
+        v = ops.reshape(noise, (-1, self.num_bases, self.noise_dim))
+        last = len(self.basis_kernels) - 1
+        for index, (kernel, bias) in enumerate(
+            zip(self.basis_kernels, self.basis_biases)
+        ):
+            v = ops.einsum("bmi,mio->bmo", v, kernel) + bias
+            if index < last:
+                v = self.activation(v)
+        return v
+
+    def coefficients(self, features):
+        """The positive weights a_i(h), shape `(batch, num_bases, latent_dim)`."""
+        a = self.coefficient_dense(features)
+        a = ops.elu(a - self.coefficient_offset) + 1.0
+        return ops.reshape(a, (-1, self.num_bases, self.latent_dim))
+
+    def call(self, inputs):
+        features, noise = inputs
+        z0 = self.mean_dense(features)
+        a = self.coefficients(features)
+        v = self.basis_vectors(noise)
+        z = z0 + ops.sum(a * v, axis=1)
+        v_mean = ops.mean(v, axis=0)
+        v_var = ops.var(v, axis=0)
+        mean = z0 + ops.sum(a * v_mean, axis=1)
+        variance = ops.sum(ops.square(a) * v_var, axis=1)
+        return z, mean, variance
+
+    def compute_output_shape(self, input_shape):
+        features_shape, _ = input_shape
+        shape = (features_shape[0], self.latent_dim)
+        return shape, shape, shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "num_bases": self.num_bases,
+            "noise_dim": self.noise_dim,
+            "noise_units": list(self.noise_units),
+            "activation": keras.activations.serialize(self.activation),
+            "coefficient_offset": self.coefficient_offset,
+            "initial_mean_stddev": self.initial_mean_stddev,
+        }

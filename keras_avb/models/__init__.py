@@ -1,0 +1,5 @@
+"""Models: AVB and the Gaussian VAE baseline."""
+
+from keras_avb.models.avb import AVB
+from keras_avb.models.latent_variable_model import LatentVariableModel
+from keras_avb.models.vae import VAE

@@ -1,0 +1,423 @@
+"""Adversarial Variational Bayes (Mescheder, Nowozin and Geiger, ICML 2017)."""
+
+import re
+
+import keras
+from keras import ops
+
+from keras_avb.layers.adaptive_contrast import AdaptiveContrast
+from keras_avb.models.latent_variable_model import LatentVariableModel
+
+GENERATOR = "generator"
+ADVERSARY = "adversary"
+
+
+@keras.saving.register_keras_serializable(package="keras_avb")
+class AVB(LatentVariableModel):
+    """A VAE whose encoder is a black-box sampler, trained against an adversary.
+
+    The encoder maps `[x, eps]`, with `eps ~ N(0, I)`, to a latent code `z`;
+    its density q(z|x) is never evaluated. An adversary `T(x, z)` learns, by
+    logistic regression between pairs `(x, z ~ q(z|x))` and `(x, z ~ p(z))`,
+    the log-density ratio `log q(z|x) - log p(z)`, and the encoder and
+    decoder minimise `-log p(x|z) + beta * T(x, z)`, minus the ELBO.
+
+    With `adaptive_contrast=True` (section 4 of the paper) the encoder's
+    sample is standardised by the mean and variance of q(z|x), the adversary
+    contrasts it with `N(0, I)` samples, and the KL estimate becomes
+    `T(x, z_norm) + log r(z|x) - log p(z)` with the Gaussian `r`.
+
+    Args:
+        encoder: a layer or model called on `[x, eps]`. It returns `z`
+            (any black-box sampler) or `[z, mean, variance]` (for example an
+            encoder ending in `keras_avb.layers.BasisNoiseEncoder`), whose
+            moments Adaptive Contrast then uses directly.
+        decoder: a layer or model mapping `z` to the likelihood's parameters
+            (logits for `Bernoulli`).
+        adversary: a layer or model called on `[x, z]` returning one logit per
+            example, e.g. `keras_avb.layers.ResidualAdversary`.
+        likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
+        prior: a `Prior`; a standard normal of the encoder's latent size by
+            default.
+        adaptive_contrast: whether to use Adaptive Contrast.
+        adversary_steps: `None` (default) for simultaneous updates of both
+            players from the same samples, as in the authors' code; an int
+            `k >= 1` for `k` adversary updates, each on fresh noise, before
+            every encoder/decoder update (the paper's variant).
+        kl_annealing_steps: if positive, the KL term is scaled by
+            `min(step / kl_annealing_steps, 1)` in training.
+        noise_shape: shape of one example's encoder noise. Inferred from a
+            functional encoder's second input or an encoder's `noise_shape`.
+        moment_samples: for Adaptive Contrast with an encoder that returns
+            only `z`: the number of samples per example whose mean and
+            variance estimate the moments of q(z|x).
+        contrast_epsilon: added to the variance in Adaptive Contrast.
+        seed: seed of the model's `keras.random.SeedGenerator`, the source of
+            all its noise.
+
+    Example:
+
+    >>> import keras, keras_avb, numpy as np
+    >>> x_in, eps_in = keras.Input((4,)), keras.Input((3,))
+    >>> h = keras.layers.Dense(16, activation="elu")(
+    ...     keras.layers.Concatenate()([x_in, eps_in]))
+    >>> encoder = keras.Model([x_in, eps_in], keras.layers.Dense(2)(h))
+    >>> decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    >>> model = keras_avb.AVB(encoder, decoder,
+    ...     keras_avb.layers.ResidualAdversary(units=16, num_blocks=1))
+    >>> model.compile()
+    >>> x = np.eye(4, dtype="float32")[np.random.randint(0, 4, 64)]
+    >>> history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+    >>> sorted(history.history)[:3]
+    ['adversary_accuracy_posterior', 'adversary_accuracy_prior', 'adversary_loss']
+    """
+
+    METRIC_NAMES = (
+        "loss",
+        "adversary_loss",
+        "elbo",
+        "kl",
+        "reconstruction_error",
+        "adversary_accuracy_posterior",
+        "adversary_accuracy_prior",
+    )
+    counts_own_iterations = True
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        adversary,
+        likelihood="bernoulli",
+        prior=None,
+        adaptive_contrast=False,
+        adversary_steps=None,
+        kl_annealing_steps=0,
+        noise_shape=None,
+        moment_samples=16,
+        contrast_epsilon=1e-4,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            decoder,
+            likelihood=likelihood,
+            prior=prior,
+            kl_annealing_steps=kl_annealing_steps,
+            seed=seed,
+            **kwargs,
+        )
+        for label, network in (("encoder", encoder), ("adversary", adversary)):
+            if not callable(network):
+                raise ValueError(
+                    f"`{label}` must be a Keras layer or model. Received: {network!r}"
+                )
+        if adversary_steps is not None and (
+            not isinstance(adversary_steps, int) or adversary_steps < 1
+        ):
+            raise ValueError(
+                "`adversary_steps` must be None (simultaneous updates) or an "
+                f"integer >= 1. Received: {adversary_steps!r}"
+            )
+        if int(moment_samples) < 2:
+            raise ValueError(f"`moment_samples` must be >= 2. Received: {moment_samples}")
+        self.encoder = encoder
+        self.adversary = adversary
+        self.adaptive_contrast = bool(adaptive_contrast)
+        self.adversary_steps = adversary_steps
+        self.moment_samples = int(moment_samples)
+        self.contrast_epsilon = float(contrast_epsilon)
+        self.contrast = AdaptiveContrast(self.contrast_epsilon, name="adaptive_contrast")
+        self.noise_shape = self._infer_noise_shape(encoder, noise_shape)
+        self.encoder_returns_moments = None
+        self._optimizer_map = None
+        data_shape = _functional_input_shape(encoder)
+        if data_shape is not None:
+            self.build((None,) + data_shape)
+
+    @staticmethod
+    def _infer_noise_shape(encoder, noise_shape):
+        if noise_shape is not None:
+            return tuple(int(d) for d in noise_shape)
+        if getattr(encoder, "noise_shape", None) is not None:
+            return tuple(encoder.noise_shape)
+        inputs = getattr(encoder, "inputs", None)
+        if inputs is not None and len(inputs) == 2 and None not in inputs[1].shape[1:]:
+            return tuple(inputs[1].shape[1:])
+        raise ValueError(
+            "Cannot tell the shape of the encoder's noise input: pass "
+            "`noise_shape`, or use a functional encoder with inputs [x, eps]."
+        )
+
+    # ------------------------------------------------------------------
+    # Building and checking that the networks fit together
+    # ------------------------------------------------------------------
+    def build(self, input_shape):
+        data_shape = tuple(input_shape[1:])
+        if None in data_shape:
+            raise ValueError(f"AVB needs a fully known data shape; got {data_shape}.")
+        x = keras.KerasTensor((None,) + data_shape)
+        eps = keras.KerasTensor((None,) + self.noise_shape)
+        try:
+            outputs = self.encoder([x, eps])
+        except Exception as error:
+            raise ValueError(
+                f"The encoder does not accept [x, eps] with x of shape "
+                f"{data_shape} and eps of shape {self.noise_shape}: {error}"
+            ) from error
+        self.encoder_returns_moments = isinstance(outputs, (list, tuple))
+        if self.encoder_returns_moments and len(outputs) != 3:
+            raise ValueError(
+                "The encoder must return z or [z, mean, variance]; it returns "
+                f"{len(outputs)} tensors."
+            )
+        z = outputs[0] if self.encoder_returns_moments else outputs
+        if len(z.shape) != 2:
+            raise ValueError(
+                f"The encoder must return flat latent codes (batch, latent_dim); "
+                f"it returns shape {tuple(z.shape)}."
+            )
+        self._resolve_prior(int(z.shape[-1]))
+        self._build_decoder(z, data_shape)
+        try:
+            t = self.adversary([x, z])
+        except Exception as error:
+            raise ValueError(
+                f"The adversary does not accept [x, z] with x of shape "
+                f"{data_shape} and z of size {z.shape[-1]}: {error}"
+            ) from error
+        if tuple(t.shape[1:]) not in ((), (1,)):
+            raise ValueError(
+                "The adversary must return one logit per example; it returns "
+                f"shape {tuple(t.shape)}."
+            )
+        self.data_shape = data_shape
+        if self._optimizer_map is not None:
+            self._map_adversary_variables()
+
+    # ------------------------------------------------------------------
+    # Two players, two optimizers
+    # ------------------------------------------------------------------
+    def compile(self, optimizer=None, adversary_optimizer=None, **kwargs):
+        """Configures the two players' optimizers.
+
+        Args:
+            optimizer: optimizer of the encoder and decoder; by default the
+                authors' `Adam(5e-5, beta_1=0.5)`.
+            adversary_optimizer: optimizer of the adversary; by default
+                `Adam(1e-4, beta_1=0.5)`.
+            **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution`
+                and other arguments of `keras.Model.compile`. AVB defines its
+                own losses, so `loss` is not accepted.
+
+        Both optimizers are held by a `keras.optimizers.MultiOptimizer` that
+        becomes `model.optimizer`, so their state is saved, restored and, on
+        JAX, part of the training state.
+        """
+        if kwargs.get("loss") is not None:
+            raise ValueError("AVB computes its own losses; do not pass `loss`.")
+        optimizer = _get_optimizer(optimizer, 5e-5)
+        adversary_optimizer = _get_optimizer(adversary_optimizer, 1e-4)
+        if optimizer is adversary_optimizer:
+            raise ValueError(
+                "`optimizer` and `adversary_optimizer` must be two different "
+                "optimizer instances; each keeps the state of one player."
+            )
+        self._player_optimizers = {
+            GENERATOR: optimizer,
+            ADVERSARY: adversary_optimizer,
+        }
+        self._optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer)
+        super().compile(
+            optimizer=keras.optimizers.MultiOptimizer(self._optimizer_map), **kwargs
+        )
+        self._avb_compile_kwargs = dict(kwargs)
+        if self.built:
+            self._map_adversary_variables()
+
+    def _map_adversary_variables(self):
+        """Routes the adversary's variables, by exact path, to its optimizer."""
+        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
+        adversary_paths = {v.path for v in self.adversary.trainable_variables}
+        clashes = sorted(
+            v.path
+            for v in self.trainable_variables
+            if id(v) not in adversary_ids and v.path in adversary_paths
+        )
+        if clashes:
+            raise ValueError(
+                f"Variables {clashes} have the same path in the adversary and "
+                "in the encoder/decoder. Give their layers distinct names."
+            )
+        # `key in OptimizerMap` is always true (unknown keys map to the
+        # default optimizer), so compare with the keys themselves.
+        mapped = set(iter(self._optimizer_map))
+        for path in sorted(adversary_paths):
+            key = re.escape(path)
+            if key not in mapped:
+                self._optimizer_map[key] = self._player_optimizers[ADVERSARY]
+
+    @property
+    def generator_optimizer(self):
+        """The optimizer of the encoder and decoder."""
+        return self._player_optimizers[GENERATOR]
+
+    @property
+    def adversary_optimizer(self):
+        """The optimizer of the adversary."""
+        return self._player_optimizers[ADVERSARY]
+
+    def get_compile_config(self):
+        if not getattr(self, "_player_optimizers", None):
+            return {}
+        return {
+            "optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
+            "adversary_optimizer": keras.saving.serialize_keras_object(
+                self.adversary_optimizer
+            ),
+            **self._avb_compile_kwargs,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("optimizer", "adversary_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def players(self):
+        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
+        variables = self.trainable_variables
+        return {
+            GENERATOR: (
+                [v for v in variables if id(v) not in adversary_ids],
+                self.generator_optimizer,
+            ),
+            ADVERSARY: (
+                [v for v in variables if id(v) in adversary_ids],
+                self.adversary_optimizer,
+            ),
+        }
+
+    @property
+    def update_schedule(self):
+        if self.adversary_steps is None:
+            return ((GENERATOR, ADVERSARY),)
+        return ((ADVERSARY,),) * self.adversary_steps + ((GENERATOR,),)
+
+    # ------------------------------------------------------------------
+    # The objective
+    # ------------------------------------------------------------------
+    def posterior(self, x, training=False):
+        """Draws `z ~ q(z|x)` and the moments of q that Adaptive Contrast needs.
+
+        Returns `(z, mean, variance)`; the moments are `None` when neither the
+        encoder returns them nor Adaptive Contrast needs them.
+        """
+        batch_size = ops.shape(x)[0]
+        if self.encoder_returns_moments:
+            eps = keras.random.normal(
+                (batch_size,) + self.noise_shape, seed=self.seed_generator
+            )
+            z, mean, variance = self.encoder([x, eps], training=training)
+            return z, mean, variance
+        if not self.adaptive_contrast:
+            eps = keras.random.normal(
+                (batch_size,) + self.noise_shape, seed=self.seed_generator
+            )
+            return self.encoder([x, eps], training=training), None, None
+        # Black-box encoder with AC: Monte Carlo moments from several draws.
+        draws = self.moment_samples
+        tiled = ops.tile(x, (draws,) + (1,) * (len(x.shape) - 1))
+        eps = keras.random.normal(
+            (draws * batch_size,) + self.noise_shape, seed=self.seed_generator
+        )
+        z_all = self.encoder([tiled, eps], training=training)
+        z_all = ops.reshape(z_all, (draws, batch_size, -1))
+        return z_all[0], ops.mean(z_all, axis=0), ops.var(z_all, axis=0)
+
+    def encode(self, x, training=False):
+        """One posterior sample `z ~ q(z|x)` per example."""
+        x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
+        return self.posterior(x, training=training)[0]
+
+    def compute_losses(self, x, players, training):
+        """Both players' losses and the metric values, with `keras.ops` only.
+
+        Args:
+            x: a batch of data.
+            players: names of the players whose losses are needed; the
+                decoder is skipped when only the adversary's is.
+            training: whether the networks run in training mode (this also
+                switches KL annealing on).
+        """
+        x = ops.cast(x, self.compute_dtype)
+        batch_size = ops.shape(x)[0]
+        z, mean, variance = self.posterior(x, training=training)
+        if self.adaptive_contrast:
+            z_posterior, log_r = self.contrast([z, mean, variance])
+            z_reference = keras.random.normal(ops.shape(z), seed=self.seed_generator)
+        else:
+            z_posterior = z
+            z_reference = self.prior.sample(batch_size, seed=self.seed_generator)
+        t_posterior = ops.reshape(
+            self.adversary([x, z_posterior], training=training), (-1,)
+        )
+        t_reference = ops.reshape(
+            self.adversary([x, z_reference], training=training), (-1,)
+        )
+        t_posterior = ops.cast(t_posterior, "float32")
+        t_reference = ops.cast(t_reference, "float32")
+        adversary_loss = ops.mean(ops.softplus(-t_posterior) + ops.softplus(t_reference))
+        values = {
+            "adversary_loss": adversary_loss,
+            "adversary_accuracy_posterior": ops.mean(
+                ops.cast(t_posterior > 0, "float32")
+            ),
+            "adversary_accuracy_prior": ops.mean(ops.cast(t_reference < 0, "float32")),
+        }
+        losses = {ADVERSARY: adversary_loss}
+        if GENERATOR in players:
+            log_likelihood, reconstruction_error = self.reconstruction_terms(
+                x, z, training
+            )
+            kl = t_posterior
+            if self.adaptive_contrast:
+                kl = kl + log_r - self.prior.log_prob(ops.cast(z, "float32"))
+            generator_loss = ops.mean(-log_likelihood + self.kl_weight(training) * kl)
+            losses[GENERATOR] = generator_loss
+            values.update(
+                loss=generator_loss,
+                elbo=ops.mean(log_likelihood - kl),
+                kl=ops.mean(kl),
+                reconstruction_error=reconstruction_error,
+            )
+        return losses, values
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "adversary": keras.saving.serialize_keras_object(self.adversary),
+            "adaptive_contrast": self.adaptive_contrast,
+            "adversary_steps": self.adversary_steps,
+            "noise_shape": list(self.noise_shape),
+            "moment_samples": self.moment_samples,
+            "contrast_epsilon": self.contrast_epsilon,
+        }
+
+
+def _get_optimizer(identifier, default_learning_rate):
+    if identifier is None:
+        return keras.optimizers.Adam(default_learning_rate, beta_1=0.5)
+    return keras.optimizers.get(identifier)
+
+
+def _functional_input_shape(encoder):
+    """The data shape of a functional encoder's first input, if fully known."""
+    inputs = getattr(encoder, "inputs", None)
+    if not inputs:
+        return None
+    shape = tuple(inputs[0].shape[1:])
+    return None if None in shape else shape

@@ -1,0 +1,178 @@
+"""The base of AVB and the VAE: what a latent-variable model shares."""
+
+import keras
+from keras import ops
+
+from keras_avb.distributions import likelihoods as likelihoods_lib
+from keras_avb.distributions import priors as priors_lib
+from keras_avb.trainers import PlayersTrainer
+from keras_avb.utils import validation
+
+
+class LatentVariableModel(PlayersTrainer, keras.Model):
+    """A decoder p(x|z) with a likelihood and a prior p(z), trained by players.
+
+    Subclasses define the encoder, `players()`, `update_schedule`,
+    `compute_losses()` and `METRIC_NAMES`; this class holds the decoder,
+    likelihood, prior and seed, the metric trackers, the KL annealing weight,
+    the user-facing `encode`/`decode`/`sample` methods and the input checks
+    that `fit` and `evaluate` run before any work starts.
+    """
+
+    METRIC_NAMES = ()
+    #: True if `model.optimizer` only holds the players' optimizers, so the
+    #: training step must advance `model.optimizer.iterations` itself.
+    counts_own_iterations = False
+
+    def __init__(
+        self,
+        decoder,
+        likelihood="bernoulli",
+        prior=None,
+        kl_annealing_steps=0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not callable(decoder):
+            raise ValueError(f"`decoder` must be a Keras layer or model. Received: {decoder!r}")
+        if int(kl_annealing_steps) < 0:
+            raise ValueError(
+                f"`kl_annealing_steps` must be >= 0. Received: {kl_annealing_steps}"
+            )
+        self.decoder = decoder
+        self.likelihood = likelihoods_lib.get(likelihood)
+        self.prior = None if prior is None else priors_lib.get(prior)
+        self.kl_annealing_steps = int(kl_annealing_steps)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.data_shape = None
+        self.latent_dim = None if self.prior is None else self.prior.latent_dim
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.METRIC_NAMES]
+
+    # ------------------------------------------------------------------
+    # Metrics
+    # ------------------------------------------------------------------
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def update_metrics(self, values):
+        """Updates the trackers from a dict of scalars and returns the logs."""
+        for tracker in self.trackers:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.trackers}
+
+    # ------------------------------------------------------------------
+    # Shared pieces of the objective
+    # ------------------------------------------------------------------
+    def kl_weight(self, training):
+        """beta = min(step / kl_annealing_steps, 1) in training, else 1."""
+        if not training or not self.kl_annealing_steps:
+            return 1.0
+        step = ops.cast(self.optimizer.iterations, "float32")
+        return ops.minimum(step / float(self.kl_annealing_steps), 1.0)
+
+    def _data_size(self):
+        size = 1
+        for dim in self.data_shape:
+            size *= dim
+        return size
+
+    def reconstruction_terms(self, x, z, training):
+        """Returns `log p(x|z)` per example and the per-entry reconstruction error."""
+        params = self.decoder(z, training=training)
+        log_likelihood = self.likelihood.log_prob(x, ops.cast(params, "float32"))
+        error = -ops.mean(log_likelihood) / float(self._data_size())
+        return log_likelihood, error
+
+    def _resolve_prior(self, latent_dim):
+        if self.prior is None:
+            self.prior = priors_lib.StandardNormal(latent_dim)
+        elif self.prior.latent_dim != latent_dim:
+            raise ValueError(
+                f"The encoder gives latent codes of size {latent_dim}, but the "
+                f"prior {self.prior!r} has latent_dim={self.prior.latent_dim}."
+            )
+        self.latent_dim = latent_dim
+
+    def _build_decoder(self, z_spec, data_shape):
+        try:
+            params = self.decoder(z_spec)
+        except Exception as error:
+            raise ValueError(
+                f"The decoder does not accept latent codes of shape "
+                f"{tuple(z_spec.shape)}: {error}"
+            ) from error
+        expected = tuple(data_shape[:-1]) + (
+            data_shape[-1] * self.likelihood.params_per_entry,
+        )
+        if tuple(params.shape[1:]) != expected:
+            raise ValueError(
+                f"The decoder outputs shape {tuple(params.shape[1:])} per "
+                f"example, but {self.likelihood!r} on data of shape "
+                f"{tuple(data_shape)} needs {expected}."
+            )
+
+    # ------------------------------------------------------------------
+    # User-facing helpers
+    # ------------------------------------------------------------------
+    def decode(self, z):
+        """The likelihood's mean given latent codes `z` (e.g. pixel probabilities)."""
+        return self.likelihood.mean(self.decoder(ops.convert_to_tensor(z), training=False))
+
+    def sample(self, num_samples, seed=None):
+        """Decodes `num_samples` draws from the prior."""
+        seed = self.seed_generator if seed is None else seed
+        return self.decode(self.prior.sample(num_samples, seed=seed))
+
+    def call(self, x, training=False):
+        """Reconstructs `x`: decodes one posterior sample per example."""
+        return self.likelihood.mean(
+            self.decoder(self.encode(x, training=training), training=training)
+        )
+
+    def encode(self, x, training=False):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # Input checks before training
+    # ------------------------------------------------------------------
+    def check_data(self, data, name="x"):
+        """Raises `ValueError` naming the problem if `data` does not suit the model."""
+        return validation.check_data(
+            data, data_shape=self.data_shape, likelihood=self.likelihood, name=name
+        )
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        self.check_data(x, name="x")
+        if validation_data is not None:
+            self.check_data(validation_data, name="validation_data")
+        if self.optimizer is None:
+            raise ValueError("Call `model.compile()` before `model.fit()`.")
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_data(x, name="x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+            "prior": None
+            if self.prior is None
+            else keras.saving.serialize_keras_object(self.prior),
+            "kl_annealing_steps": self.kl_annealing_steps,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "adversary", "likelihood", "prior"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

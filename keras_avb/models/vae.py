@@ -1,0 +1,143 @@
+"""The Gaussian-posterior VAE baseline (Kingma and Welling, 2014)."""
+
+import keras
+from keras import ops
+
+from keras_avb.distributions.priors import LOG_2PI
+from keras_avb.distributions.priors import StandardNormal
+from keras_avb.models.latent_variable_model import LatentVariableModel
+
+MODEL = "model"
+
+
+@keras.saving.register_keras_serializable(package="keras_avb")
+class VAE(LatentVariableModel):
+    """A VAE with a diagonal Gaussian posterior q(z|x) = N(mean(x), exp(log_var(x))).
+
+    It shares the decoder, likelihood and prior API of `keras_avb.AVB`, so
+    the two compare like for like. The KL term is exact for the standard
+    normal prior and a one-sample Monte Carlo estimate for other priors.
+
+    Args:
+        encoder: a layer or model mapping `x` to `[mean, log_variance]`.
+        decoder: a layer or model mapping `z` to the likelihood's parameters.
+        likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
+        prior: a `Prior`; a standard normal by default.
+        kl_annealing_steps: if positive, the KL term is scaled by
+            `min(step / kl_annealing_steps, 1)` in training.
+        seed: seed of the model's `keras.random.SeedGenerator`.
+
+    Example:
+
+    >>> import keras, keras_avb, numpy as np
+    >>> x_in = keras.Input((4,))
+    >>> h = keras.layers.Dense(16, activation="elu")(x_in)
+    >>> encoder = keras.Model(
+    ...     x_in, [keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)])
+    >>> decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    >>> model = keras_avb.VAE(encoder, decoder)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> x = np.eye(4, dtype="float32")[np.random.randint(0, 4, 64)]
+    >>> history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['elbo', 'kl', 'loss', 'reconstruction_error']
+    """
+
+    METRIC_NAMES = ("loss", "elbo", "kl", "reconstruction_error")
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        likelihood="bernoulli",
+        prior=None,
+        kl_annealing_steps=0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            decoder,
+            likelihood=likelihood,
+            prior=prior,
+            kl_annealing_steps=kl_annealing_steps,
+            seed=seed,
+            **kwargs,
+        )
+        if not callable(encoder):
+            raise ValueError(f"`encoder` must be a Keras layer or model. Received: {encoder!r}")
+        self.encoder = encoder
+        inputs = getattr(encoder, "inputs", None)
+        if inputs and None not in tuple(inputs[0].shape[1:]):
+            self.build((None,) + tuple(inputs[0].shape[1:]))
+
+    def build(self, input_shape):
+        data_shape = tuple(input_shape[1:])
+        x = keras.KerasTensor((None,) + data_shape)
+        try:
+            outputs = self.encoder(x)
+        except Exception as error:
+            raise ValueError(
+                f"The encoder does not accept x of shape {data_shape}: {error}"
+            ) from error
+        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+            raise ValueError(
+                "The VAE encoder must return [mean, log_variance]."
+            )
+        mean, log_variance = outputs
+        if tuple(mean.shape) != tuple(log_variance.shape) or len(mean.shape) != 2:
+            raise ValueError(
+                "The VAE encoder's mean and log-variance must both have shape "
+                f"(batch, latent_dim); got {tuple(mean.shape)} and "
+                f"{tuple(log_variance.shape)}."
+            )
+        self._resolve_prior(int(mean.shape[-1]))
+        self._build_decoder(mean, data_shape)
+        self.data_shape = data_shape
+
+    def players(self):
+        return {MODEL: (self.trainable_variables, self.optimizer)}
+
+    @property
+    def update_schedule(self):
+        return ((MODEL,),)
+
+    def posterior(self, x, training=False):
+        """Returns `(z, mean, log_variance)` with `z ~ q(z|x)`."""
+        mean, log_variance = self.encoder(x, training=training)
+        mean = ops.cast(mean, "float32")
+        log_variance = ops.cast(log_variance, "float32")
+        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_variance) * eps, mean, log_variance
+
+    def encode(self, x, training=False):
+        x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
+        return self.posterior(x, training=training)[0]
+
+    def compute_losses(self, x, players, training):
+        x = ops.cast(x, self.compute_dtype)
+        z, mean, log_variance = self.posterior(x, training=training)
+        log_likelihood, reconstruction_error = self.reconstruction_terms(x, z, training)
+        if isinstance(self.prior, StandardNormal):
+            kl = 0.5 * ops.sum(
+                ops.exp(log_variance) + ops.square(mean) - 1.0 - log_variance, axis=-1
+            )
+        else:
+            log_q = -0.5 * ops.sum(
+                ops.square(z - mean) * ops.exp(-log_variance) + log_variance + LOG_2PI,
+                axis=-1,
+            )
+            kl = log_q - self.prior.log_prob(z)
+        loss = ops.mean(-log_likelihood + self.kl_weight(training) * kl)
+        values = {
+            "loss": loss,
+            "elbo": ops.mean(log_likelihood - kl),
+            "kl": ops.mean(kl),
+            "reconstruction_error": reconstruction_error,
+        }
+        return {MODEL: loss}, values
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+        }
