@@ -1,0 +1,47 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_avb.layers.adversaries import InnerProductAdversary
+from keras_avb.layers.adversaries import ResidualAdversary
+
+
+@pytest.mark.parametrize(
+    "adversary",
+    [
+        lambda: InnerProductAdversary(hidden_units=(8, 8), embedding_dim=4),
+        lambda: ResidualAdversary(units=8, num_blocks=2),
+    ],
+)
+def test_one_logit_per_example_on_image_data(adversary):
+    adversary = adversary()
+    t = adversary([np.ones((3, 2, 2), "float32"), np.ones((3, 5), "float32")])
+    assert tuple(t.shape) == (3,)
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(adversary)
+    )
+    clone([np.ones((3, 2, 2), "float32"), np.ones((3, 5), "float32")])
+    clone.set_weights(adversary.get_weights())
+    x, z = np.random.rand(3, 2, 2).astype("float32"), np.random.rand(3, 5).astype("float32")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(clone([x, z])), ops.convert_to_numpy(adversary([x, z])), rtol=1e-5
+    )
+
+
+def test_squared_norm_term_is_added():
+    plain = ResidualAdversary(units=4, num_blocks=1)
+    with_norm = ResidualAdversary(units=4, num_blocks=1, add_squared_norm=True)
+    x, z = np.ones((2, 3), "float32"), np.array([[1.0, 2.0], [0.0, 3.0]], "float32")
+    plain([x, z])
+    with_norm([x, z])
+    with_norm.set_weights(plain.get_weights())
+    difference = ops.convert_to_numpy(with_norm([x, z]) - plain([x, z]))
+    np.testing.assert_allclose(difference, [2.5, 4.5], rtol=1e-5)
+
+
+def test_residual_adversary_has_weights_in_every_block():
+    adversary = ResidualAdversary(units=4, num_blocks=3)
+    adversary([np.ones((1, 2), "float32"), np.ones((1, 2), "float32")])
+    # input + 3 blocks of 2 dense layers + output, each with kernel and bias.
+    assert len(adversary.trainable_weights) == 2 * (1 + 6 + 1)

@@ -1,0 +1,60 @@
+import keras
+import numpy as np
+from keras import ops
+
+from keras_avb.layers.basis_noise_encoder import BasisNoiseEncoder
+
+
+def test_output_shapes_and_positive_variance():
+    head = BasisNoiseEncoder(latent_dim=3, num_bases=4, noise_dim=5, noise_units=(8,))
+    h = keras.random.normal((6, 7), seed=0)
+    eps = keras.random.normal((6, 20), seed=1)
+    z, mean, variance = head([h, eps])
+    assert tuple(z.shape) == tuple(mean.shape) == tuple(variance.shape) == (6, 3)
+    assert np.all(ops.convert_to_numpy(variance) > 0)
+    assert head.noise_shape == (20,)
+
+
+def test_moments_match_monte_carlo():
+    head = BasisNoiseEncoder(
+        latent_dim=2,
+        num_bases=3,
+        noise_dim=4,
+        noise_units=(16, 16),
+        coefficient_offset=0.0,
+        initial_mean_stddev=1.0,
+    )
+    features = np.random.default_rng(0).normal(size=(1, 5)).astype("float32")
+    # Moments from one batch of noise ...
+    batch = np.repeat(features, 4000, axis=0)
+    _, mean, variance = head([batch, keras.random.normal((4000, 12), seed=2)])
+    # ... against the Monte Carlo moments of z from independent noise.
+    z, _, _ = head([np.repeat(features, 20000, 0), keras.random.normal((20000, 12), seed=3)])
+    z = ops.convert_to_numpy(z)
+    mean = ops.convert_to_numpy(mean)[0]
+    variance = ops.convert_to_numpy(variance)[0]
+    np.testing.assert_allclose(mean, z.mean(0), atol=0.05 * np.sqrt(z.var(0)).max())
+    np.testing.assert_allclose(variance, z.var(0), rtol=0.08)
+    assert np.all(variance > 1e-3)  # the test is not vacuous
+
+
+def test_moments_are_the_same_for_every_example_with_the_same_features():
+    head = BasisNoiseEncoder(latent_dim=2, num_bases=2, noise_dim=3, noise_units=(4,))
+    h = np.ones((8, 3), "float32")
+    _, mean, variance = head([h, keras.random.normal((8, 6), seed=0)])
+    mean = ops.convert_to_numpy(mean)
+    np.testing.assert_allclose(mean, np.repeat(mean[:1], 8, 0), rtol=1e-5)
+
+
+def test_serialization_round_trip():
+    head = BasisNoiseEncoder(latent_dim=2, num_bases=3, noise_dim=4, noise_units=(8,))
+    h = np.ones((2, 5), "float32")
+    eps = np.zeros((2, 12), "float32")
+    expected = head([h, eps])[0]
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(head))
+    assert clone.built  # the build config travels with the layer
+    clone.set_weights(head.get_weights())
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(clone([h, eps])[0]), ops.convert_to_numpy(expected), rtol=1e-6
+    )
+    assert clone.get_config() == head.get_config()

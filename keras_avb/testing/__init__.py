@@ -1,0 +1,61 @@
+"""Small data and networks that the test suites build themselves.
+
+Example:
+
+>>> from keras_avb.testing import four_point_data
+>>> four_point_data(8).shape
+(8, 4)
+"""
+
+import keras
+import numpy as np
+
+
+def four_point_data(n=256, seed=0):
+    """The paper's synthetic data: 2x2 binary images with one pixel on."""
+    rng = np.random.default_rng(seed)
+    return np.eye(4, dtype="float32")[rng.integers(0, 4, n)]
+
+
+def tiny_black_box_encoder(data_dim=4, noise_dim=3, latent_dim=2, units=16, name="encoder"):
+    x = keras.Input((data_dim,))
+    eps = keras.Input((noise_dim,))
+    h = keras.layers.Concatenate()([x, eps])
+    h = keras.layers.Dense(units, activation="elu")(h)
+    return keras.Model([x, eps], keras.layers.Dense(latent_dim)(h), name=name)
+
+
+def tiny_decoder(latent_dim=2, data_dim=4, units=16, name="decoder"):
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            keras.layers.Dense(units, activation="elu"),
+            keras.layers.Dense(data_dim),
+        ],
+        name=name,
+    )
+
+
+def fixed_gaussian_encoder(mean_kernel, mean_bias, scale, name="gaussian_encoder"):
+    """A non-trainable encoder with q(z|x) = N(x W + b, diag(scale^2)).
+
+    Its density is known in closed form, so tests can compare an adversary
+    with the optimal T* = log q(z|x) - log p(z).
+    """
+    mean_kernel = np.asarray(mean_kernel, "float32")
+    data_dim, latent_dim = mean_kernel.shape
+    x = keras.Input((data_dim,))
+    eps = keras.Input((latent_dim,))
+    mean = keras.layers.Dense(
+        latent_dim,
+        trainable=False,
+        kernel_initializer=keras.initializers.Constant(mean_kernel),
+        bias_initializer=keras.initializers.Constant(np.asarray(mean_bias, "float32")),
+    )(x)
+    noise = keras.layers.Dense(
+        latent_dim,
+        use_bias=False,
+        trainable=False,
+        kernel_initializer=keras.initializers.Constant(np.diag(np.asarray(scale, "float32"))),
+    )(eps)
+    return keras.Model([x, eps], keras.layers.Add()([mean, noise]), name=name)
