@@ -157,6 +157,22 @@ class LatentVariableModel(PlayersTrainer, keras.Model):
         self.check_data(x, name="x")
         return super().evaluate(x, y, *args, **kwargs)
 
+    # ------------------------------------------------------------------
+    # Saving: the noise stream is part of the state, so a resumed run draws
+    # the noise the uninterrupted run would have drawn.
+    # ------------------------------------------------------------------
+    _SEED_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._SEED_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if self._SEED_KEY in store.keys():
+            self.seed_generator.state.assign(store[self._SEED_KEY])
+            store = {k: store[k] for k in store.keys() if k != self._SEED_KEY}
+        super().load_own_variables(store)
+
     def get_config(self):
         return {
             "name": self.name,
