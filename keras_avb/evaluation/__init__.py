@@ -1,0 +1,8 @@
+"""Evaluation of trained models: exact and estimated log-likelihoods, divergences."""
+
+from keras_avb.evaluation.ais import ais_log_likelihood
+from keras_avb.evaluation.estimate import LogLikelihoodEstimate
+from keras_avb.evaluation.importance import importance_log_likelihood
+from keras_avb.evaluation.linear_gaussian import linear_gaussian_problem
+from keras_avb.evaluation.log_likelihood import evaluate_log_likelihood
+from keras_avb.evaluation.log_likelihood import posterior_moments

@@ -1,0 +1,56 @@
+"""JAX pieces of the evaluation code: gradients with `jax.grad`, `jax.jit`."""
+
+import jax
+import jax.numpy as jnp
+
+
+#: dtype of the `(2,)` seed tensors TFP takes (JAX keys are uint32 pairs).
+TFP_SEED_DTYPE = "uint32"
+
+
+def value_and_grad(fn):
+    """`z -> (fn(z), d sum(fn(z)) / dz)` for a row-wise function `fn`.
+
+    Example:
+
+    >>> import jax.numpy as jnp
+    >>> values, grads = value_and_grad(lambda z: jnp.sum(z ** 2, -1))(jnp.ones((1, 2)))
+    >>> grads.tolist()
+    [[2.0, 2.0]]
+    """
+
+    def summed(z):
+        values = fn(z)
+        return jnp.sum(values), values
+
+    grad_fn = jax.grad(summed, has_aux=True)
+
+    def wrapped(z):
+        grads, values = grad_fn(z)
+        return values, grads
+
+    return wrapped
+
+
+def jit(fn):
+    """`jax.jit(fn)`.
+
+    Example:
+
+    >>> float(jit(lambda a: a + 1)(1.0))
+    2.0
+    """
+    return jax.jit(fn)
+
+
+def tfp():
+    """TensorFlow Probability's JAX substrate.
+
+    Example:
+
+    >>> tfp().mcmc.HamiltonianMonteCarlo.__name__
+    'HamiltonianMonteCarlo'
+    """
+    from tensorflow_probability.substrates import jax as tfp_jax
+
+    return tfp_jax

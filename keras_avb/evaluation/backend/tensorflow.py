@@ -1,0 +1,51 @@
+"""TensorFlow pieces of the evaluation code: `tf.GradientTape`, `tf.function`."""
+
+import tensorflow as tf
+
+
+#: dtype of the `(2,)` seed tensors TFP takes (TensorFlow's stateless seeds are int32 pairs).
+TFP_SEED_DTYPE = "int32"
+
+
+def value_and_grad(fn):
+    """`z -> (fn(z), d sum(fn(z)) / dz)` for a row-wise function `fn`.
+
+    Example:
+
+    >>> values, grads = value_and_grad(
+    ...     lambda z: tf.reduce_sum(z ** 2, -1))(tf.ones((1, 2)))
+    >>> grads.numpy().tolist()
+    [[2.0, 2.0]]
+    """
+
+    def wrapped(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            values = fn(z)
+        return values, tape.gradient(values, z)
+
+    return wrapped
+
+
+def jit(fn):
+    """`tf.function(fn)`: a graph (not XLA), which every decoder supports.
+
+    Example:
+
+    >>> float(jit(lambda a: a + 1)(tf.constant(1.0)))
+    2.0
+    """
+    return tf.function(fn, reduce_retracing=True)
+
+
+def tfp():
+    """TensorFlow Probability (the TensorFlow substrate).
+
+    Example:
+
+    >>> tfp().mcmc.HamiltonianMonteCarlo.__name__
+    'HamiltonianMonteCarlo'
+    """
+    import tensorflow_probability as tfp_tf
+
+    return tfp_tf

@@ -1,0 +1,59 @@
+"""PyTorch pieces of the evaluation code: `torch.autograd.grad`, no compilation."""
+
+import torch
+
+
+#: dtype of the `(2,)` seed tensors TFP takes (no TFP substrate).
+TFP_SEED_DTYPE = None
+
+
+def value_and_grad(fn):
+    """`z -> (fn(z), d sum(fn(z)) / dz)` for a row-wise function `fn`.
+
+    The results are detached: no graph is kept between calls.
+
+    Example:
+
+    >>> values, grads = value_and_grad(lambda z: (z ** 2).sum(-1))(torch.ones(1, 2))
+    >>> grads.tolist()
+    [[2.0, 2.0]]
+    """
+
+    def wrapped(z):
+        with torch.enable_grad():
+            z = z.detach().requires_grad_(True)
+            values = fn(z)
+            (grads,) = torch.autograd.grad(values.sum(), z)
+        return values.detach(), grads.detach()
+
+    return wrapped
+
+
+def jit(fn):
+    """`fn` run eagerly under `torch.no_grad()` (`value_and_grad` re-enables it).
+
+    No graph is recorded through the decoder's parameters, which PyTorch
+    would otherwise do for every forward pass.
+
+    Example:
+
+    >>> jit(lambda a: a * 2)(torch.ones(1, requires_grad=True)).requires_grad
+    False
+    """
+
+    def wrapped(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def tfp():
+    """None: TensorFlow Probability has no PyTorch substrate.
+
+    Example:
+
+    >>> tfp() is None
+    True
+    """
+    return None

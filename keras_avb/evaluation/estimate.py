@@ -1,0 +1,254 @@
+"""What the log-likelihood estimators return, and the pieces they share.
+
+`LogLikelihoodEstimate` holds per-example estimates of log p(x) with their
+Monte Carlo standard errors and effective sample sizes. The helpers here
+(chunking, moments of the Gaussian proposal, the statistics of importance
+weights) are written with NumPy on the host and `keras.ops` on the device.
+"""
+
+import math
+from typing import NamedTuple
+from typing import Optional
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_avb.distributions import priors as priors_lib
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+class LogLikelihoodEstimate(NamedTuple):
+    """Per-example estimates of log p(x) from importance weights.
+
+    All fields are NumPy arrays with one entry per example (except
+    `num_samples`), so the estimate does not depend on the backend.
+
+    Attributes:
+        log_likelihood: `log mean_k w_k`, the estimate of log p(x). Its
+            expectation is a lower bound of log p(x) (Jensen).
+        standard_error: the delta-method standard error of `log_likelihood`
+            from the spread of the weights, `sqrt((K ESS^-1 - 1) / (K - 1))`;
+            NaN with a single weight per example.
+        effective_sample_size: `(sum_k w_k)^2 / sum_k w_k^2`, between 1 and
+            the number of weights per example.
+        num_samples: the number of weights (samples or AIS chains) per example.
+        log_weights: the log-weights, shape `(examples, num_samples)`, where
+            the estimator keeps them (AIS), else None.
+        acceptance_rate: AIS only: the mean HMC acceptance probability over
+            chains and transitions, per example.
+
+    Example:
+
+    >>> estimate = LogLikelihoodEstimate.from_log_weights(
+    ...     np.log([[1.0, 1.0, 1.0, 1.0]]))
+    >>> float(estimate.log_likelihood[0]), float(estimate.effective_sample_size[0])
+    (0.0, 4.0)
+    >>> float(estimate.standard_error[0])
+    0.0
+    """
+
+    log_likelihood: np.ndarray
+    standard_error: np.ndarray
+    effective_sample_size: np.ndarray
+    num_samples: int
+    log_weights: Optional[np.ndarray] = None
+    acceptance_rate: Optional[np.ndarray] = None
+
+    @property
+    def mean(self):
+        """The mean of `log_likelihood` over the examples (a float).
+
+        Example:
+
+        >>> LogLikelihoodEstimate.from_log_weights(np.zeros((3, 2))).mean
+        0.0
+        """
+        return float(np.mean(self.log_likelihood))
+
+    @classmethod
+    def from_log_weights(cls, log_weights, **fields):
+        """The estimate from a `(examples, K)` array of log-weights.
+
+        Example:
+
+        >>> est = LogLikelihoodEstimate.from_log_weights(np.log([[1.0, 3.0]]))
+        >>> round(float(est.log_likelihood[0]), 4), round(float(est.effective_sample_size[0]), 2)
+        (0.6931, 1.6)
+        """
+        log_weights = np.asarray(log_weights, dtype="float64")
+        num_samples = log_weights.shape[1]
+        lse = _logsumexp(log_weights, axis=1)
+        lse2 = _logsumexp(2.0 * log_weights, axis=1)
+        return cls.from_log_sums(lse, lse2, num_samples, log_weights=log_weights, **fields)
+
+    @classmethod
+    def from_log_sums(cls, log_sum, log_sum_squares, num_samples, **fields):
+        """The estimate from `log sum_k w_k` and `log sum_k w_k^2` per example.
+
+        Example:
+
+        >>> est = LogLikelihoodEstimate.from_log_sums(
+        ...     np.log([2.0]), np.log([2.0]), num_samples=2)
+        >>> float(est.log_likelihood[0]), float(est.standard_error[0])
+        (0.0, 0.0)
+        """
+        log_sum = np.asarray(log_sum, dtype="float64")
+        log_sum_squares = np.asarray(log_sum_squares, dtype="float64")
+        k = int(num_samples)
+        # K * sum w^2 / (sum w)^2 = K / ESS >= 1.
+        ratio = k * np.exp(log_sum_squares - 2.0 * log_sum)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ess = k / ratio
+            if k > 1:
+                standard_error = np.sqrt(np.maximum(ratio - 1.0, 0.0) / (k - 1))
+            else:
+                standard_error = np.full_like(log_sum, np.nan)
+        return cls(
+            log_likelihood=log_sum - math.log(k),
+            standard_error=standard_error,
+            effective_sample_size=ess,
+            num_samples=k,
+            **fields,
+        )
+
+
+def _logsumexp(values, axis):
+    top = np.max(values, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.log(np.sum(np.exp(values - top), axis=axis)) + np.squeeze(top, axis)
+
+
+def to_numpy(x, name="x"):
+    """`x` as a float32 NumPy array with a batch axis."""
+    if x is None:
+        raise ValueError(f"`{name}` is None.")
+    array = np.asarray(ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x)
+    if array.ndim < 2:
+        raise ValueError(
+            f"`{name}` must have a batch axis and at least one feature axis; "
+            f"got shape {array.shape}."
+        )
+    return array.astype("float32", copy=False)
+
+
+def chunks(num_examples, batch_size):
+    """`(start, stop)` pairs covering `range(num_examples)` in chunks."""
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
+    return [(i, min(i + batch_size, num_examples)) for i in range(0, num_examples, batch_size)]
+
+
+def pad_rows(array, size):
+    """Pads a NumPy array to `size` rows by repeating its last row."""
+    missing = size - array.shape[0]
+    if missing <= 0:
+        return array
+    return np.concatenate([array, np.repeat(array[-1:], missing, axis=0)], axis=0)
+
+
+def resolve_prior(prior, decoder, latent_dim=None):
+    """`prior`, or a standard normal of the decoder's input size."""
+    if prior is not None:
+        return priors_lib.get(prior)
+    if latent_dim is None:
+        inputs = getattr(decoder, "inputs", None)
+        if inputs and inputs[0].shape[-1] is not None:
+            latent_dim = int(inputs[0].shape[-1])
+    if latent_dim is None:
+        raise ValueError(
+            "Pass `prior` (or a decoder with a known input size) so that the "
+            "latent size is known."
+        )
+    return priors_lib.StandardNormal(int(latent_dim))
+
+
+def gaussian_moments(moments, x_chunk, start, stop, latent_dim, name):
+    """Mean and variance (NumPy, float32) of a diagonal Gaussian for a chunk.
+
+    `moments` is None, a `(mean, variance)` pair of arrays over all examples,
+    or a callable mapping a chunk of x to `(mean, variance)`.
+    """
+    if moments is None:
+        return None
+    if callable(moments):
+        mean, variance = moments(x_chunk)
+    else:
+        if not isinstance(moments, (tuple, list)) or len(moments) != 2:
+            raise ValueError(
+                f"`{name}` must be None, a `(mean, variance)` pair or a "
+                f"callable returning one. Received: {type(moments)}"
+            )
+        mean, variance = moments[0][start:stop], moments[1][start:stop]
+    mean = np.asarray(ops.convert_to_numpy(mean), dtype="float32")
+    variance = np.asarray(ops.convert_to_numpy(variance), dtype="float32")
+    expected = (stop - start, latent_dim)
+    if mean.shape != expected or variance.shape != expected:
+        raise ValueError(
+            f"`{name}` must give a mean and a variance of shape {expected} "
+            f"for these examples; got {mean.shape} and {variance.shape}."
+        )
+    if not np.all(variance > 0):
+        raise ValueError(f"The variances of `{name}` must be positive.")
+    return mean, variance
+
+
+def gaussian_log_prob(z, mean, variance):
+    """log N(z; mean, diag(variance)), one value per row (keras.ops).
+
+    Example:
+
+    >>> float(gaussian_log_prob(ops.zeros((1, 2)), ops.zeros((1, 2)), ops.ones((1, 2)))[0])
+    -1.837877...
+    """
+    return -0.5 * ops.sum(
+        ops.square(z - mean) / variance + ops.log(variance) + LOG_2PI, axis=-1
+    )
+
+
+def make_log_joint(decoder, likelihood, prior):
+    """`(z, x) -> log p(z) + log p(x|z)` per row, with the decoder in inference mode."""
+
+    def log_joint(z, x):
+        params = ops.cast(decoder(z, training=False), "float32")
+        return prior.log_prob(z) + likelihood.log_prob(x, params)
+
+    return log_joint
+
+
+def new_seed(seed):
+    """An int seed for the estimators: `seed`, or a fresh one if None."""
+    if seed is None:
+        return int(np.random.randint(0, 2**30))
+    if isinstance(seed, keras.random.SeedGenerator):
+        return int(ops.convert_to_numpy(seed.next())[0]) % (2**30)
+    return int(seed)
+
+
+class StatelessRunner:
+    """Runs a decoder and a seed generator inside compiled functions.
+
+    The decoder's variables and the random seed are passed in as tensors and
+    mapped with a `keras.StatelessScope`, so the same `keras.ops` code can be
+    traced by `jax.jit` and `tf.function` and run eagerly on PyTorch.
+    """
+
+    def __init__(self, decoder, name="evaluation_seed"):
+        self.variables = list(getattr(decoder, "variables", []))
+        self.seed_generator = keras.random.SeedGenerator(0, name=name)
+
+    def variable_values(self):
+        return [v.value for v in self.variables]
+
+    def scope(self, variable_values, seed_state=None):
+        """A `StatelessScope` mapping the decoder's variables and the seed."""
+        mapping = list(zip(self.variables, variable_values))
+        if seed_state is not None:
+            mapping.append((self.seed_generator.state, seed_state))
+        return keras.StatelessScope(state_mapping=mapping)
+
+    def seed_state(self, seed, counter):
+        """The seed generator's state `[seed, counter]` as a tensor."""
+        return ops.convert_to_tensor([seed, counter], dtype=self.seed_generator.state.dtype)
