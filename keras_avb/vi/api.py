@@ -1,0 +1,294 @@
+"""`fit_posterior`: one entry point for AVB, ADVI and HMC on an unnormalised target."""
+
+import time
+
+import keras
+import numpy as np
+
+from keras_avb.vi import hmc as hmc_lib
+from keras_avb.vi import targets as targets_lib
+from keras_avb.vi.gaussian import GaussianVI
+from keras_avb.vi.sampler import PosteriorSampler
+from keras_avb.vi.sampler import _check_num_samples
+
+METHODS = ("avb", "advi_meanfield", "advi_fullrank", "hmc")
+
+# Options that only some methods take (everything else is a named argument).
+_OPTIONS = {
+    "avb": (
+        "sampler",
+        "adversary",
+        "noise_dim",
+        "hidden_units",
+        "reference_scale",
+        "contrast_epsilon",
+        "optimizer",
+        "adversary_optimizer",
+    ),
+    "advi_meanfield": ("optimizer",),
+    "advi_fullrank": ("optimizer",),
+    "hmc": (
+        "num_chains",
+        "num_burnin_steps",
+        "num_leapfrog_steps",
+        "step_size",
+        "thinning",
+        "target_accept_prob",
+        "initial_state",
+        "implementation",
+    ),
+}
+
+
+class FittedPosterior:
+    """The result of `fit_posterior`: draw samples, train further, inspect.
+
+    Attributes:
+        method: the method's name.
+        event_size: the dimension of a sample.
+        model: the trained Keras model (`PosteriorSampler` for AVB,
+            `GaussianVI` for ADVI), or `None` for HMC.
+        history: dict of per-step metric lists (`loss` is the negative ELBO
+            up to the target's log-normaliser; for AVB it uses the
+            adversary's estimate of log q), empty for HMC.
+        steps_trained: training steps (HMC: kept transitions per chain).
+        wall_time: seconds spent fitting.
+        info: method-specific details (HMC: acceptance rate, step size).
+
+    Example:
+
+    >>> import keras
+    >>> def log_prob(z):
+    ...     return -0.5 * keras.ops.sum(keras.ops.square(z - 1.0), axis=-1)
+    >>> fitted = fit_posterior(log_prob, 2, method="advi_meanfield", steps=200,
+    ...                        batch_size=32, seed=0)
+    >>> fitted.sample(5).shape
+    (5, 2)
+    """
+
+    def __init__(self, method, event_size, model=None, samples=None, info=None):
+        self.method = method
+        self.event_size = event_size
+        self.model = model
+        self._samples = samples
+        self.info = dict(info or {})
+        self.history = {}
+        self.steps_trained = 0 if samples is None else int(self.info.get("num_results", 0))
+        self.wall_time = float(self.info.get("wall_time", 0.0))
+
+    def sample(self, num_samples, seed=None):
+        """Draws `num_samples` samples as a NumPy array `(num_samples, event_size)`.
+
+        Variational methods draw any number of fresh samples. HMC returns
+        `num_samples` of its stored samples, chosen at random without
+        replacement, and raises `ValueError` if more are asked for than it
+        holds (run it with more `steps` or `num_chains`).
+        """
+        num_samples = _check_num_samples(num_samples)
+        if self.model is not None:
+            return self.model.sample(num_samples, seed=seed)
+        available = self._samples.shape[0]
+        if num_samples > available:
+            raise ValueError(
+                f"HMC stored {available} samples; {num_samples} were asked for. "
+                "Run `fit_posterior(..., method='hmc')` with more `steps` or "
+                "`num_chains`."
+            )
+        rng = np.random.default_rng(seed)
+        return self._samples[rng.choice(available, num_samples, replace=False)]
+
+    @property
+    def all_samples(self):
+        """HMC only: every stored sample, result-major."""
+        if self._samples is None:
+            raise AttributeError("Only HMC stores samples; use `sample(n)`.")
+        return self._samples
+
+    def train(self, steps, verbose=0):
+        """Continues training a variational method for `steps` more steps."""
+        if self.model is None:
+            raise ValueError("HMC cannot be trained further; run it again.")
+        _check_steps(steps)
+        start = time.perf_counter()
+        history = self.model.fit(
+            np.zeros((steps, 1), "float32"), batch_size=1, epochs=1,
+            shuffle=False, verbose=verbose,
+        )
+        self.wall_time += time.perf_counter() - start
+        self.steps_trained += steps
+        for key, values in history.history.items():
+            self.history.setdefault(key, []).extend(float(v) for v in values)
+        return self
+
+    def __repr__(self):
+        return (
+            f"FittedPosterior(method={self.method!r}, event_size={self.event_size}, "
+            f"steps_trained={self.steps_trained})"
+        )
+
+
+def _check_steps(steps, name="steps"):
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1. Received: {steps!r}")
+
+
+def fit_posterior(
+    target_log_prob_fn,
+    event_size=None,
+    method="avb",
+    adaptive_contrast=True,
+    adversary_steps=2,
+    steps=2000,
+    batch_size=512,
+    learning_rate=None,
+    seed=None,
+    callback=None,
+    callback_every=None,
+    verbose=0,
+    **options,
+):
+    """Fits an approximation of an unnormalised density and returns a sampler.
+
+    Methods:
+
+    - `"avb"`: Adversarial Variational Bayes. A neural sampler `eps -> z`
+      (by default eps of size `event_size`, two ELU layers of 128 units)
+      minimises `E_q[T(z) + log r(z) - log p~(z)]` while an adversary `T`
+      (by default 5 residual blocks of 256 units) learns `log q - log r`;
+      see `PosteriorSampler`.
+    - `"advi_meanfield"`, `"advi_fullrank"`: Gaussian VI with diagonal or
+      full covariance, reparameterised gradients and the entropy in closed
+      form; see `GaussianVI`.
+    - `"hmc"`: Hamiltonian Monte Carlo (TFP's kernel under TensorFlow/JAX, a
+      NumPy implementation under PyTorch); see `run_hmc`. `steps` is the
+      number of samples kept per chain.
+
+    Args:
+        target_log_prob_fn: a function of a `(batch, event_size)` tensor
+            returning `(batch,)` unnormalised log-densities, written with
+            `keras.ops` so that it runs on every backend. Under TensorFlow and
+            JAX, a TFP distribution (e.g. a `JointDistribution` of real
+            parts) or its `log_prob` method is accepted too.
+        event_size: number of entries of one sample (inferred from a TFP
+            distribution).
+        method: one of `"avb"`, `"advi_meanfield"`, `"advi_fullrank"`,
+            `"hmc"`.
+        adaptive_contrast: AVB only; whether to use Adaptive Contrast with
+            batch moments.
+        adversary_steps: AVB only; adversary updates per sampler update, or
+            `None` for simultaneous updates.
+        steps: training steps (sampler updates for AVB); for HMC the samples
+            kept per chain.
+        batch_size: samples per training step (variational methods).
+        learning_rate: Adam learning rate of the sampler (AVB, default 1e-4,
+            `beta_1=0.5`; the adversary's defaults to twice it) or of the
+            Gaussian (ADVI, default 5e-3). Ignored if `optimizer` is given.
+        seed: integer seed of all noise.
+        callback: optional `callback(fitted, step)`, called every
+            `callback_every` steps (and at the end) of a variational fit, e.g.
+            to record a divergence over training.
+        callback_every: how often to call `callback`.
+        verbose: verbosity of `keras.Model.fit`.
+        **options: method-specific options. AVB: `sampler`, `adversary`,
+            `noise_dim`, `hidden_units`, `reference_scale`,
+            `contrast_epsilon`, `optimizer`, `adversary_optimizer`. ADVI:
+            `optimizer`. HMC: `num_chains`, `num_burnin_steps`,
+            `num_leapfrog_steps`, `step_size`, `thinning`,
+            `target_accept_prob`, `initial_state`, `implementation`.
+
+    Returns:
+        A `FittedPosterior`; `.sample(n)` draws samples.
+
+    Example:
+
+    >>> import keras, keras_avb
+    >>> def log_prob(z):  # a banana-shaped density in 2 dimensions
+    ...     x1, x2 = z[:, 0], z[:, 1]
+    ...     return -keras.ops.square(x1 - 1.0) - keras.ops.square(
+    ...         keras.ops.square(x2) - x1)
+    >>> fitted = keras_avb.vi.fit_posterior(
+    ...     log_prob, event_size=2, method="avb", steps=20, batch_size=64,
+    ...     hidden_units=(32,),
+    ...     adversary=keras_avb.layers.ResidualAdversary(32, 1, name="adversary"),
+    ...     seed=0)
+    >>> fitted.sample(1000).shape
+    (1000, 2)
+    """
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}. Received: {method!r}")
+    unknown = sorted(set(options) - set(_OPTIONS[method]))
+    if unknown:
+        raise ValueError(
+            f"Unknown option(s) {unknown} for method={method!r}; it accepts "
+            f"{list(_OPTIONS[method])}."
+        )
+    log_prob_fn, event_size = targets_lib.resolve_target(target_log_prob_fn, event_size)
+    _check_steps(steps)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ValueError(f"`batch_size` must be an integer >= 2. Received: {batch_size!r}")
+    if batch_size < 2:
+        raise ValueError(f"`batch_size` must be an integer >= 2. Received: {batch_size!r}")
+    if callback is not None:
+        if not callable(callback):
+            raise ValueError(f"`callback` must be callable. Received: {callback!r}")
+        _check_steps(callback_every, "callback_every")
+    if learning_rate is not None and not float(learning_rate) > 0:
+        raise ValueError(f"`learning_rate` must be > 0. Received: {learning_rate!r}")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"`seed` must be an integer or None. Received: {seed!r}")
+        seed = int(seed)
+    targets_lib.check_target(log_prob_fn, event_size)
+
+    if method == "hmc":
+        start = time.perf_counter()
+        samples, info = hmc_lib.run_hmc(
+            log_prob_fn, event_size, num_results=int(steps),
+            seed=0 if seed is None else seed, **options,
+        )
+        info.update(num_results=int(steps), wall_time=time.perf_counter() - start)
+        return FittedPosterior(method, event_size, samples=samples, info=info)
+
+    if method == "avb":
+        optimizer = options.pop("optimizer", None)
+        adversary_optimizer = options.pop("adversary_optimizer", None)
+        if optimizer is None:
+            rate = 1e-4 if learning_rate is None else float(learning_rate)
+            optimizer = keras.optimizers.Adam(rate, beta_1=0.5)
+            if adversary_optimizer is None:
+                adversary_optimizer = keras.optimizers.Adam(2.0 * rate, beta_1=0.5)
+        model = PosteriorSampler(
+            log_prob_fn,
+            event_size,
+            adaptive_contrast=adaptive_contrast,
+            adversary_steps=adversary_steps,
+            batch_size=int(batch_size),
+            seed=seed,
+            **options,
+        )
+        model.compile(optimizer=optimizer, adversary_optimizer=adversary_optimizer)
+    else:
+        optimizer = options.pop("optimizer", None)
+        if optimizer is None:
+            rate = 5e-3 if learning_rate is None else float(learning_rate)
+            optimizer = keras.optimizers.Adam(rate)
+        model = GaussianVI(
+            log_prob_fn,
+            event_size,
+            full_rank=method == "advi_fullrank",
+            batch_size=int(batch_size),
+            seed=seed,
+        )
+        model.compile(optimizer=optimizer)
+
+    fitted = FittedPosterior(method, event_size, model=model)
+    if callback is None:
+        fitted.train(int(steps), verbose=verbose)
+        return fitted
+    done = 0
+    while done < steps:
+        chunk = min(int(callback_every), int(steps) - done)
+        fitted.train(chunk, verbose=verbose)
+        done += chunk
+        callback(fitted, done)
+    return fitted

@@ -1,0 +1,384 @@
+"""AVB for black-box variational inference: a neural sampler against an adversary."""
+
+import re
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_avb.layers.adaptive_contrast import AdaptiveContrast
+from keras_avb.layers.adversaries import ResidualAdversary
+from keras_avb.trainers import PlayersTrainer
+from keras_avb.vi import targets as targets_lib
+
+SAMPLER = "sampler"
+ADVERSARY = "adversary"
+
+
+def default_sampler(noise_dim, event_size, hidden_units=(128, 128), activation="elu"):
+    """The paper's eight-schools sampler: eps -> ELU MLP -> z (linear output).
+
+    Example:
+
+    >>> net = default_sampler(noise_dim=3, event_size=2, hidden_units=(8,))
+    >>> tuple(net(keras.ops.zeros((5, 3))).shape)
+    (5, 2)
+    """
+    layers = [keras.Input((int(noise_dim),))]
+    for index, units in enumerate(hidden_units):
+        layers.append(
+            keras.layers.Dense(int(units), activation=activation, name=f"hidden_{index}")
+        )
+    layers.append(keras.layers.Dense(int(event_size), name="output"))
+    return keras.Sequential(layers, name="sampler")
+
+
+class PosteriorSampler(PlayersTrainer, keras.Model):
+    """A neural sampler `z = f(eps)` fitted to an unnormalised target by AVB.
+
+    The sampler minimises KL(q || p) up to the target's log-normaliser,
+    `E_q[log q(z) - log p~(z)]`, where `q` is the sampler's implicit density.
+    An adversary `T(z)` learns `log q(z) - log r(z)` by logistic regression
+    between samples of `q` (label 1) and of a reference `r` (label 0), and
+    the sampler minimises `E_q[T(z) + log r(z) - log p~(z)]`.
+
+    - Without Adaptive Contrast, `r = N(0, s^2 I)` is fixed
+      (`s = reference_scale`); the adversary contrasts `z / s` with `N(0, I)`
+      samples. Far from r's samples the adversary is an extrapolation that
+      the sampler can exploit (the loss then runs off to -inf with
+      `log r`), so the default adversary adds `0.5 * |z / s|^2` to its output
+      (the log-prior trick of the authors' code, `add_squared_norm=True`),
+      which cancels the quadratic part of `log r`.
+    - With Adaptive Contrast (section 4 of the paper), `r = N(m, v)` with the
+      batch mean `m` and variance `v` of the samples (held constant for the
+      gradient); the adversary contrasts `z_norm = (z - m) / sqrt(v)` with
+      `N(0, I)` samples and the loss is `T(z_norm) + log r(z) - log p~(z)`.
+
+    The two players are trained by `keras_avb.trainers.PlayersTrainer` with
+    their own optimizers, held in a `keras.optimizers.MultiOptimizer` as in
+    `keras_avb.AVB`. The data given to `fit` is ignored apart from its number
+    of batches: each step draws `batch_size` fresh samples.
+    `keras_avb.vi.fit_posterior` hides this; use the class directly for more
+    control.
+
+    Args:
+        target_log_prob_fn: maps a `(batch, event_size)` tensor to `(batch,)`
+            unnormalised log-densities, written with `keras.ops`.
+        event_size: the number of entries of a sample.
+        sampler: a layer or model mapping noise `(batch, noise_dim)` to
+            `(batch, event_size)`; by default two ELU layers of 128 units.
+        adversary: a layer called on `[x, z]` returning one logit per sample,
+            like the core's adversaries (`x` is an empty `(batch, 0)` tensor
+            here); by default `ResidualAdversary(256, 5 blocks)`, with
+            `add_squared_norm=True` when `adaptive_contrast=False`.
+        noise_dim: size of the noise; `event_size` by default.
+        hidden_units: hidden sizes of the default sampler.
+        adaptive_contrast: whether to use Adaptive Contrast.
+        adversary_steps: `None` for simultaneous updates of both players, or
+            `k >= 1` adversary updates (each on fresh samples) per sampler
+            update.
+        batch_size: samples drawn per step (>= 2; AC uses batch moments).
+        reference_scale: standard deviation `s` of the fixed reference
+            without AC.
+        contrast_epsilon: added to the batch variance in AC.
+        seed: seed of the model's noise.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> def log_prob(z):  # N((1, -1), I) up to a constant
+    ...     return -0.5 * keras.ops.sum(keras.ops.square(z - [1.0, -1.0]), axis=-1)
+    >>> model = PosteriorSampler(log_prob, 2, hidden_units=(16,),
+    ...     adversary=keras_avb.layers.ResidualAdversary(16, 1, name="adversary"),
+    ...     batch_size=32, seed=0)
+    >>> model.compile()
+    >>> _ = model.fit(np.zeros((4, 1)), batch_size=1, verbose=0)
+    >>> model.sample(10).shape
+    (10, 2)
+    """
+
+    METRIC_NAMES = (
+        "loss",
+        "adversary_loss",
+        "adversary_accuracy_posterior",
+        "adversary_accuracy_reference",
+    )
+    counts_own_iterations = True
+
+    def __init__(
+        self,
+        target_log_prob_fn,
+        event_size,
+        sampler=None,
+        adversary=None,
+        noise_dim=None,
+        hidden_units=(128, 128),
+        adaptive_contrast=True,
+        adversary_steps=2,
+        batch_size=512,
+        reference_scale=1.0,
+        contrast_epsilon=1e-4,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not callable(target_log_prob_fn):
+            raise ValueError(
+                f"`target_log_prob_fn` must be callable. Received: {target_log_prob_fn!r}"
+            )
+        if adversary_steps is not None and (
+            isinstance(adversary_steps, bool)
+            or not isinstance(adversary_steps, int)
+            or adversary_steps < 1
+        ):
+            raise ValueError(
+                "`adversary_steps` must be None (simultaneous updates) or an "
+                f"integer >= 1. Received: {adversary_steps!r}"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+            raise ValueError(
+                f"`batch_size` must be an integer >= 2. Received: {batch_size!r}"
+            )
+        if not float(reference_scale) > 0:
+            raise ValueError(
+                f"`reference_scale` must be > 0. Received: {reference_scale!r}"
+            )
+        self.target_log_prob_fn = target_log_prob_fn
+        self.event_size = int(event_size)
+        self.noise_dim = int(noise_dim) if noise_dim is not None else self.event_size
+        if self.noise_dim < 1:
+            raise ValueError(f"`noise_dim` must be >= 1. Received: {noise_dim!r}")
+        self.sampler = sampler or default_sampler(
+            self.noise_dim, self.event_size, hidden_units
+        )
+        self.adaptive_contrast = bool(adaptive_contrast)
+        self.adversary = adversary or ResidualAdversary(
+            256, 5, add_squared_norm=not self.adaptive_contrast, name="adversary"
+        )
+        for label, network in (("sampler", self.sampler), ("adversary", self.adversary)):
+            if not callable(network):
+                raise ValueError(
+                    f"`{label}` must be a Keras layer or model. Received: {network!r}"
+                )
+        self.adversary_steps = adversary_steps
+        self.batch_size = batch_size
+        self.reference_scale = float(reference_scale)
+        self.contrast = AdaptiveContrast(float(contrast_epsilon), name="adaptive_contrast")
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.METRIC_NAMES]
+        self._optimizer_map = None
+        self.build(None)
+
+    # ------------------------------------------------------------------
+    # Building
+    # ------------------------------------------------------------------
+    def build(self, input_shape=None):
+        """Builds the networks; the shape of the (ignored) data does not matter."""
+        eps = keras.KerasTensor((None, self.noise_dim))
+        try:
+            z = self.sampler(eps)
+        except Exception as error:
+            raise ValueError(
+                f"The sampler does not accept noise of shape (batch, "
+                f"{self.noise_dim}): {error}"
+            ) from error
+        if tuple(z.shape[1:]) != (self.event_size,):
+            raise ValueError(
+                f"The sampler must return samples of shape (batch, "
+                f"{self.event_size}); it returns {tuple(z.shape)}."
+            )
+        try:
+            t = self.adversary([keras.KerasTensor((None, 0)), z])
+        except Exception as error:
+            raise ValueError(
+                f"The adversary does not accept [x, z] with an empty x and z of "
+                f"size {self.event_size}: {error}"
+            ) from error
+        if tuple(t.shape[1:]) not in ((), (1,)):
+            raise ValueError(
+                f"The adversary must return one logit per sample; it returns "
+                f"shape {tuple(t.shape)}."
+            )
+        self.contrast([z, z, z])
+        self.built = True
+        if self._optimizer_map is not None:
+            self._map_adversary_variables()
+
+    def call(self, noise, training=False):
+        """Maps noise of shape `(batch, noise_dim)` to samples."""
+        return self.sampler(noise, training=training)
+
+    def sample(self, num_samples, seed=None):
+        """Draws `num_samples` samples of the fitted distribution (NumPy array).
+
+        Args:
+            num_samples: how many samples; any number.
+            seed: an int or `keras.random.SeedGenerator`; the model's own
+                generator by default.
+        """
+        num_samples = _check_num_samples(num_samples)
+        seed = self.seed_generator if seed is None else seed
+        eps = keras.random.normal((num_samples, self.noise_dim), seed=seed)
+        return keras.ops.convert_to_numpy(self.sampler(eps, training=False))
+
+    # ------------------------------------------------------------------
+    # Two players, two optimizers (as in keras_avb.AVB)
+    # ------------------------------------------------------------------
+    def compile(self, optimizer=None, adversary_optimizer=None, **kwargs):
+        """Configures the sampler's and the adversary's optimizers.
+
+        Args:
+            optimizer: the sampler's optimizer; `Adam(1e-4, beta_1=0.5)` by
+                default.
+            adversary_optimizer: the adversary's optimizer;
+                `Adam(2e-4, beta_1=0.5)` by default.
+            **kwargs: other arguments of `keras.Model.compile` (not `loss`).
+        """
+        if kwargs.get("loss") is not None:
+            raise ValueError("PosteriorSampler computes its own losses; do not pass `loss`.")
+        optimizer = _get_optimizer(optimizer, 1e-4)
+        adversary_optimizer = _get_optimizer(adversary_optimizer, 2e-4)
+        if optimizer is adversary_optimizer:
+            raise ValueError(
+                "`optimizer` and `adversary_optimizer` must be two different "
+                "optimizer instances; each keeps the state of one player."
+            )
+        self._player_optimizers = {SAMPLER: optimizer, ADVERSARY: adversary_optimizer}
+        self._optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer)
+        super().compile(
+            optimizer=keras.optimizers.MultiOptimizer(self._optimizer_map), **kwargs
+        )
+        self._map_adversary_variables()
+
+    def _map_adversary_variables(self):
+        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
+        adversary_paths = {v.path for v in self.adversary.trainable_variables}
+        clashes = sorted(
+            v.path
+            for v in self.trainable_variables
+            if id(v) not in adversary_ids and v.path in adversary_paths
+        )
+        if clashes:
+            raise ValueError(
+                f"Variables {clashes} have the same path in the adversary and "
+                "in the sampler. Give their layers distinct names."
+            )
+        mapped = set(iter(self._optimizer_map))
+        for path in sorted(adversary_paths):
+            key = re.escape(path)
+            if key not in mapped:
+                self._optimizer_map[key] = self._player_optimizers[ADVERSARY]
+
+    def players(self):
+        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
+        variables = self.trainable_variables
+        return {
+            SAMPLER: (
+                [v for v in variables if id(v) not in adversary_ids],
+                self._player_optimizers[SAMPLER],
+            ),
+            ADVERSARY: (
+                [v for v in variables if id(v) in adversary_ids],
+                self._player_optimizers[ADVERSARY],
+            ),
+        }
+
+    @property
+    def update_schedule(self):
+        if self.adversary_steps is None:
+            return ((SAMPLER, ADVERSARY),)
+        return ((ADVERSARY,),) * self.adversary_steps + ((SAMPLER,),)
+
+    # ------------------------------------------------------------------
+    # Metrics
+    # ------------------------------------------------------------------
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def update_metrics(self, values):
+        """Updates the trackers from a dict of scalars and returns the logs."""
+        for tracker in self.trackers:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.trackers}
+
+    # ------------------------------------------------------------------
+    # The objective
+    # ------------------------------------------------------------------
+    def compute_losses(self, x, players, training):
+        """Both players' losses and metric values (`keras.ops` only).
+
+        `x` is ignored; `batch_size` fresh samples are drawn. The sampler's
+        loss (`loss` in the logs) estimates KL(q || p) minus the target's
+        log-normaliser, i.e. minus the ELBO.
+        """
+        del x
+        batch = self.batch_size
+        eps = keras.random.normal((batch, self.noise_dim), seed=self.seed_generator)
+        z = ops.cast(self.sampler(eps, training=training), "float32")
+        if self.adaptive_contrast:
+            mean = ops.broadcast_to(ops.mean(z, axis=0, keepdims=True), ops.shape(z))
+            variance = ops.broadcast_to(ops.var(z, axis=0, keepdims=True), ops.shape(z))
+            z_posterior, log_r = self.contrast([z, mean, variance])
+            z_reference = keras.random.normal(
+                (batch, self.event_size), seed=self.seed_generator
+            )
+        else:
+            # r = N(0, s^2 I); the adversary sees z / s against N(0, I), so
+            # that a standard-normal log-prior trick applies at any scale s.
+            z_posterior = z / self.reference_scale
+            log_r = targets_lib.gaussian_log_prob(z, 0.0, self.reference_scale)
+            z_reference = keras.random.normal(
+                (batch, self.event_size), seed=self.seed_generator
+            )
+        empty = ops.zeros((batch, 0), dtype="float32")
+        t_posterior = ops.cast(
+            ops.reshape(self.adversary([empty, z_posterior], training=training), (-1,)),
+            "float32",
+        )
+        losses, values = {}, {}
+        if ADVERSARY in players:
+            # The reference samples only enter the adversary's loss, so the
+            # sampler's phase skips them.
+            t_reference = ops.cast(
+                ops.reshape(
+                    self.adversary([empty, z_reference], training=training), (-1,)
+                ),
+                "float32",
+            )
+            adversary_loss = ops.mean(
+                ops.softplus(-t_posterior) + ops.softplus(t_reference)
+            )
+            losses[ADVERSARY] = adversary_loss
+            values.update(
+                adversary_loss=adversary_loss,
+                adversary_accuracy_posterior=ops.mean(
+                    ops.cast(t_posterior > 0, "float32")
+                ),
+                adversary_accuracy_reference=ops.mean(
+                    ops.cast(t_reference < 0, "float32")
+                ),
+            )
+        if SAMPLER in players:
+            log_p = ops.reshape(ops.cast(self.target_log_prob_fn(z), "float32"), (-1,))
+            loss = ops.mean(t_posterior + log_r - log_p)
+            losses[SAMPLER] = loss
+            values["loss"] = loss
+        return losses, values
+
+
+def _get_optimizer(identifier, default_learning_rate):
+    if identifier is None:
+        return keras.optimizers.Adam(default_learning_rate, beta_1=0.5)
+    return keras.optimizers.get(identifier)
+
+
+def _check_num_samples(num_samples):
+    if (
+        isinstance(num_samples, bool)
+        or not isinstance(num_samples, (int, np.integer))
+        or num_samples < 1
+    ):
+        raise ValueError(f"`num_samples` must be an integer >= 1. Received: {num_samples!r}")
+    return int(num_samples)
