@@ -7,6 +7,8 @@ needs. It runs under the TensorFlow, JAX and PyTorch backends.
 
 from keras_avb import distributions
 from keras_avb import layers
+from keras_avb.export import export_decoder
+from keras_avb.export import export_decoder_onnx
 from keras_avb.models import AVB
 from keras_avb.models import VAE
 from keras_avb.version import __version__
