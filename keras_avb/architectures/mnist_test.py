@@ -1,0 +1,143 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_avb
+from keras_avb.architectures.mnist import MnistAdversary
+from keras_avb.architectures.mnist import build_mnist_model
+from keras_avb.architectures.mnist import default_num_bases
+from keras_avb.architectures.mnist import mnist_avb_encoder
+from keras_avb.architectures.mnist import mnist_decoder
+from keras_avb.architectures.mnist import mnist_vae_encoder
+
+TINY = dict(
+    hidden_units=(16,),
+    conv_filters=(2, 2, 2),
+    conv_units=8,
+    noise_units=(8,),
+    num_bases=3,
+    noise_dim=4,
+    decoder_units=(16,),
+    decoder_filters=1,
+    adversary_units=8,
+    adversary_depth=1,
+    adversary_side_units=4,
+    adversary_side_depth=1,
+)
+
+
+def _images(n=8, seed=0):
+    return (np.random.default_rng(seed).random((n, 784)) < 0.3).astype("float32")
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_encoders_and_decoders_have_the_papers_shapes(architecture):
+    x = _images(6)
+    encoder = mnist_avb_encoder(
+        architecture, latent_dim=8, hidden_units=(16,), conv_filters=(2, 2, 2),
+        conv_units=8, noise_units=(8,),
+    )
+    # m = 16 bases of 64 noise entries for an 8-dim latent space.
+    assert tuple(encoder.inputs[1].shape) == (None, 16 * 64)
+    eps = np.random.default_rng(1).standard_normal((6, 16 * 64)).astype("float32")
+    z, mean, variance = (ops.convert_to_numpy(t) for t in encoder([x, eps]))
+    assert z.shape == mean.shape == variance.shape == (6, 8)
+    assert np.all(variance > 0)
+    mean_vae, log_var = mnist_vae_encoder(
+        architecture, latent_dim=8, hidden_units=(16,), conv_filters=(2, 2, 2), conv_units=8
+    )(x)
+    assert tuple(mean_vae.shape) == tuple(log_var.shape) == (6, 8)
+    logits = mnist_decoder(architecture, latent_dim=8, hidden_units=(16,), base_filters=1)(z)
+    assert tuple(logits.shape) == (6, 784)
+    assert default_num_bases(32) == 32
+
+
+def test_conv_features_are_three_stride_two_convolutions():
+    encoder = mnist_vae_encoder("conv", latent_dim=2)
+    convs = [l for l in encoder.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [16, 32, 32]
+    assert all(c.strides == (2, 2) and c.kernel_size == (5, 5) for c in convs)
+    assert encoder.get_layer("encoder_dense").units == 800
+    decoder = mnist_decoder("conv", latent_dim=2)
+    # 5 layers: dense, three transposed convolutions, the logits.
+    weighted = [l for l in decoder.layers if l.weights]
+    assert len(weighted) == 5
+
+
+def test_adversary_adds_the_x_and_z_networks_and_round_trips():
+    adversary = MnistAdversary(units=8, depth=2, side_units=4, side_depth=1)
+    x, z = _images(5), np.random.default_rng(2).standard_normal((5, 3)).astype("float32")
+    t = ops.convert_to_numpy(adversary([x, z]))
+    assert t.shape == (5,)
+    xc = 2 * x - 1
+    parts = (
+        adversary.joint_network(np.concatenate([xc, z], axis=-1)),
+        adversary.x_network(xc),
+        adversary.z_network(z),
+    )
+    expected = sum(ops.convert_to_numpy(p)[:, 0] for p in parts)
+    np.testing.assert_allclose(t, expected, rtol=1e-4, atol=1e-5)
+    assert len(adversary.joint_network.layers) == 3 and len(adversary.x_network.layers) == 2
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(adversary)
+    )
+    assert (clone.units, clone.depth, clone.side_units, clone.side_depth) == (8, 2, 4, 1)
+    clone([x, z])
+    clone.set_weights(adversary.get_weights())
+    np.testing.assert_allclose(ops.convert_to_numpy(clone([x, z])), t, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kind,architecture", [("avb", "mlp"), ("avb_ac", "conv"), ("vae", "mlp")]
+)
+def test_build_train_one_step_and_save(kind, architecture, tmp_path):
+    model = build_mnist_model(kind, latent_dim=4, architecture=architecture, seed=0, **TINY)
+    assert isinstance(model, keras_avb.VAE if kind == "vae" else keras_avb.AVB)
+    if kind != "vae":
+        assert model.adaptive_contrast == (kind == "avb_ac")
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3), adversary_optimizer=keras.optimizers.Adam(1e-3)
+        )
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x = _images(16)
+    before = [ops.convert_to_numpy(v).copy() for v in model.decoder.trainable_variables]
+    history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["elbo"][0])
+    after = [ops.convert_to_numpy(v) for v in model.decoder.trainable_variables]
+    assert any(not np.allclose(b, a) for b, a in zip(before, after))
+    if kind != "vae":
+        assert model.adversary.trainable_variables
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert type(restored) is type(model)
+    z = np.random.default_rng(3).standard_normal((4, 4)).astype("float32")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored.decode(z)),
+        ops.convert_to_numpy(model.decode(z)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    if kind != "vae":
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(restored.adversary([x[:4], z])),
+            ops.convert_to_numpy(model.adversary([x[:4], z])),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def test_mixed_architectures_and_bad_arguments():
+    model = build_mnist_model(
+        "vae", latent_dim=2, architecture="conv", decoder_architecture="mlp", **TINY
+    )
+    assert any(isinstance(l, keras.layers.Conv2D) for l in model.encoder.layers)
+    assert not any(isinstance(l, keras.layers.Conv2DTranspose) for l in model.decoder.layers)
+    with pytest.raises(ValueError, match="kind"):
+        build_mnist_model("iwae")
+    with pytest.raises(ValueError, match="architecture"):
+        build_mnist_model("vae", architecture="resnet")
