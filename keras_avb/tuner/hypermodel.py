@@ -1,0 +1,248 @@
+"""`AVBHyperModel`: a KerasTuner search space over AVB's main settings."""
+
+import math
+
+import keras
+import keras_tuner
+
+from keras_avb.layers import BasisNoiseEncoder
+from keras_avb.layers import ResidualAdversary
+from keras_avb.models import AVB
+
+#: The tuners' objective: the validation ELBO (a lower bound on
+#: log p(x)), to be maximised.
+OBJECTIVE = keras_tuner.Objective("val_elbo", direction="max")
+
+
+class AVBHyperModel(keras_tuner.HyperModel):
+    """Builds and compiles an `AVB` from sampled hyperparameters.
+
+    The encoder is an MLP on `x` ending in a `BasisNoiseEncoder` head (so
+    Adaptive Contrast gets the moments of q(z|x) cheaply); the decoder an
+    MLP giving the likelihood's parameters; the adversary a
+    `ResidualAdversary` with the log-prior term added. Hyperparameters:
+
+    - `latent_dim` (Choice over `latent_dims`);
+    - `num_bases` (Choice over `num_bases`): noise bases of the encoder;
+    - `learning_rate` and `adversary_learning_rate` (log-uniform Floats
+      in `learning_rate_range` and `adversary_learning_rate_range`), of the
+      two Adam optimizers (`beta_1=0.5`, as in the paper);
+    - `adversary_steps` (Choice over `adversary_steps`): 0 means
+      simultaneous updates (`adversary_steps=None`), `k` means `k`
+      adversary steps per encoder/decoder step;
+    - `adaptive_contrast` (Boolean, or fixed when `adaptive_contrast` has
+      one value).
+
+    Pass `objective=keras_avb.tuner.OBJECTIVE` (the validation ELBO,
+    maximised) to the tuner, and validation data to `search`.
+
+    Args:
+        data_shape: shape of one example, e.g. `(784,)` or `(28, 28, 1)`.
+        latent_dims: the latent sizes to choose from.
+        num_bases: the numbers of noise bases to choose from.
+        learning_rate_range: `(min, max)` of the encoder/decoder rate.
+        adversary_learning_rate_range: `(min, max)` of the adversary's rate.
+        adversary_steps: the values to choose from; 0 is simultaneous.
+        adaptive_contrast: the values to choose from (`(False, True)`).
+        hidden_units: units of each hidden layer of encoder and decoder.
+        hidden_layers: hidden layers of encoder and decoder.
+        noise_dim: noise entries per basis.
+        noise_units: hidden sizes of each basis MLP.
+        adversary_units: units of the residual adversary.
+        adversary_blocks: residual blocks of the adversary.
+        likelihood: the likelihood of `AVB` (`"bernoulli"` by default).
+        kl_annealing_steps: passed to `AVB`.
+        seed: passed to `AVB`.
+
+    Example:
+
+    >>> import keras_tuner, keras_avb.tuner, tempfile
+    >>> from keras_avb.testing import four_point_data
+    >>> hypermodel = keras_avb.tuner.AVBHyperModel(
+    ...     (4,), latent_dims=(2,), num_bases=(2, 3), hidden_units=8,
+    ...     hidden_layers=1, noise_dim=2, noise_units=(4,),
+    ...     adversary_units=8, adversary_blocks=1)
+    >>> tuner = keras_tuner.RandomSearch(
+    ...     hypermodel, objective=keras_avb.tuner.OBJECTIVE, max_trials=1,
+    ...     directory=tempfile.mkdtemp(), seed=0)
+    >>> x = four_point_data(64)
+    >>> tuner.search(x, validation_data=(x,), epochs=1, batch_size=32,
+    ...              verbose=0)
+    >>> best = tuner.get_best_models(1)[0]
+    >>> type(best).__name__, best.latent_dim
+    ('AVB', 2)
+    """
+
+    def __init__(
+        self,
+        data_shape,
+        latent_dims=(2, 8, 32),
+        num_bases=(4, 8, 16),
+        learning_rate_range=(1e-5, 1e-3),
+        adversary_learning_rate_range=(1e-5, 1e-3),
+        adversary_steps=(0, 1, 2),
+        adaptive_contrast=(False, True),
+        hidden_units=300,
+        hidden_layers=2,
+        noise_dim=32,
+        noise_units=(64, 64),
+        adversary_units=256,
+        adversary_blocks=3,
+        likelihood="bernoulli",
+        kl_annealing_steps=0,
+        seed=None,
+        name=None,
+        tunable=True,
+    ):
+        super().__init__(name=name, tunable=tunable)
+        if isinstance(data_shape, int):
+            data_shape = (data_shape,)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        self.latent_dims = [int(d) for d in latent_dims]
+        self.num_bases = [int(m) for m in num_bases]
+        self.learning_rate_range = tuple(float(r) for r in learning_rate_range)
+        self.adversary_learning_rate_range = tuple(
+            float(r) for r in adversary_learning_rate_range
+        )
+        self.adversary_steps = [int(k) for k in adversary_steps]
+        self.adaptive_contrast = [bool(a) for a in adaptive_contrast]
+        for label, values in (
+            ("latent_dims", self.latent_dims),
+            ("num_bases", self.num_bases),
+            ("adversary_steps", self.adversary_steps),
+            ("adaptive_contrast", self.adaptive_contrast),
+        ):
+            if not values:
+                raise ValueError(f"`{label}` needs at least one value.")
+        if min(self.adversary_steps) < 0:
+            raise ValueError("`adversary_steps` values must be >= 0 (0: simultaneous).")
+        for label, (low, high) in (
+            ("learning_rate_range", self.learning_rate_range),
+            ("adversary_learning_rate_range", self.adversary_learning_rate_range),
+        ):
+            if not 0 < low <= high:
+                raise ValueError(f"`{label}` must be (min, max) with 0 < min <= max.")
+        self.hidden_units = int(hidden_units)
+        self.hidden_layers = int(hidden_layers)
+        self.noise_dim = int(noise_dim)
+        self.noise_units = tuple(int(u) for u in noise_units)
+        self.adversary_units = int(adversary_units)
+        self.adversary_blocks = int(adversary_blocks)
+        self.likelihood = likelihood
+        self.kl_annealing_steps = int(kl_annealing_steps)
+        self.seed = seed
+
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _choice(hp, name, values):
+        if len(set(values)) == 1:
+            return hp.Fixed(name, values[0])
+        return hp.Choice(name, values)
+
+    @staticmethod
+    def _rate(hp, name, low, high):
+        if low == high:
+            return hp.Fixed(name, low)
+        return hp.Float(name, low, high, sampling="log")
+
+    def build(self, hp):
+        latent_dim = self._choice(hp, "latent_dim", self.latent_dims)
+        num_bases = self._choice(hp, "num_bases", self.num_bases)
+        learning_rate = self._rate(hp, "learning_rate", *self.learning_rate_range)
+        adversary_learning_rate = self._rate(
+            hp, "adversary_learning_rate", *self.adversary_learning_rate_range
+        )
+        adversary_steps = self._choice(hp, "adversary_steps", self.adversary_steps)
+        if len(set(self.adaptive_contrast)) == 1:
+            adaptive_contrast = hp.Fixed("adaptive_contrast", self.adaptive_contrast[0])
+        else:
+            adaptive_contrast = hp.Boolean("adaptive_contrast")
+
+        model = AVB(
+            self._encoder(latent_dim, num_bases),
+            self._decoder(latent_dim),
+            ResidualAdversary(
+                units=self.adversary_units,
+                num_blocks=self.adversary_blocks,
+                add_squared_norm=True,
+                name="adversary",
+            ),
+            likelihood=self.likelihood,
+            adaptive_contrast=bool(adaptive_contrast),
+            adversary_steps=None if adversary_steps == 0 else int(adversary_steps),
+            kl_annealing_steps=self.kl_annealing_steps,
+            seed=self.seed,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+            adversary_optimizer=keras.optimizers.Adam(adversary_learning_rate, beta_1=0.5),
+        )
+        return model
+
+    def _encoder(self, latent_dim, num_bases):
+        x = keras.Input(self.data_shape, name="x")
+        eps = keras.Input((num_bases * self.noise_dim,), name="eps")
+        h = keras.layers.Flatten(name="encoder_flatten")(x)
+        for i in range(self.hidden_layers):
+            h = keras.layers.Dense(
+                self.hidden_units, activation="softplus", name=f"encoder_dense_{i}"
+            )(h)
+        outputs = BasisNoiseEncoder(
+            latent_dim=latent_dim,
+            num_bases=num_bases,
+            noise_dim=self.noise_dim,
+            noise_units=self.noise_units,
+            name="basis_noise",
+        )([h, eps])
+        return keras.Model([x, eps], outputs, name="encoder")
+
+    def _decoder(self, latent_dim):
+        from keras_avb.distributions import likelihoods
+
+        per_entry = likelihoods.get(self.likelihood).params_per_entry
+        output_shape = self.data_shape[:-1] + (self.data_shape[-1] * per_entry,)
+        layers = [keras.Input((latent_dim,))]
+        for i in range(self.hidden_layers):
+            layers.append(
+                keras.layers.Dense(
+                    self.hidden_units, activation="softplus", name=f"decoder_dense_{i}"
+                )
+            )
+        layers.append(keras.layers.Dense(math.prod(output_shape), name="decoder_output"))
+        if len(output_shape) > 1:
+            layers.append(keras.layers.Reshape(output_shape, name="decoder_reshape"))
+        return keras.Sequential(layers, name="decoder")
+
+    def get_config(self):
+        likelihood = self.likelihood
+        if not isinstance(likelihood, str):
+            likelihood = keras.saving.serialize_keras_object(likelihood)
+        return {
+            "data_shape": list(self.data_shape),
+            "latent_dims": list(self.latent_dims),
+            "num_bases": list(self.num_bases),
+            "learning_rate_range": list(self.learning_rate_range),
+            "adversary_learning_rate_range": list(self.adversary_learning_rate_range),
+            "adversary_steps": list(self.adversary_steps),
+            "adaptive_contrast": list(self.adaptive_contrast),
+            "hidden_units": self.hidden_units,
+            "hidden_layers": self.hidden_layers,
+            "noise_dim": self.noise_dim,
+            "noise_units": list(self.noise_units),
+            "adversary_units": self.adversary_units,
+            "adversary_blocks": self.adversary_blocks,
+            "likelihood": likelihood,
+            "kl_annealing_steps": self.kl_annealing_steps,
+            "seed": self.seed,
+            "name": self.name,
+            "tunable": self.tunable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("likelihood"), dict):
+            config["likelihood"] = keras.saving.deserialize_keras_object(
+                config["likelihood"]
+            )
+        return cls(**config)
