@@ -61,12 +61,12 @@ LABELS = {"avb": "AVB", "avb_ac": "AVB + AC", "vae": "VAE"}
 DEFAULTS = dict(
     steps=1_000_000, batch_size=128, learning_rate=5e-5, adversary_learning_rate=1e-4,
     eval_examples=2048, ais_steps=1000, ais_chains=5, adversary_units=1024,
-    adversary_depth=4, steps_per_epoch=1000,
+    adversary_depth=4, steps_per_epoch=400,
 )
 QUICK = dict(
     steps=3000, batch_size=128, learning_rate=1e-3, adversary_learning_rate=1e-3,
     eval_examples=256, ais_steps=100, ais_chains=5, adversary_units=256,
-    adversary_depth=2, steps_per_epoch=500,
+    adversary_depth=2, steps_per_epoch=375,
 )
 
 
@@ -105,6 +105,9 @@ def parse_args(argv=None):
     parser.add_argument("--steps-per-epoch", type=int, default=None,
                         help="steps per progress-bar epoch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--load", default=None,
+                        help="a trained .keras model to evaluate instead of training one "
+                             "(its kind and latent size replace --model and --latent-dim)")
     parser.add_argument("--quick", action="store_true",
                         help="small budget: a few thousand steps, a small adversary, "
                              "AIS with 100 steps on 256 images")
@@ -194,9 +197,12 @@ def main(argv=None):
     os.makedirs(args.save_dir, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     start = time.time()
-    train, x_test, binarization = load_data(args)
-    print(f"backend {keras.backend.backend()}; data {args.data} ({binarization} binarization)")
+    train, x_test, args.binarization = load_data(args)
+    print(f"backend {keras.backend.backend()}; data {args.data} "
+          f"({args.binarization} binarization)")
 
+    if args.load:
+        return evaluate(args, keras.saving.load_model(args.load), x_test, start)
     model = build_mnist_model(
         args.model,
         latent_dim=args.latent_dim,
@@ -219,6 +225,12 @@ def main(argv=None):
         )
 
     steps_per_epoch = min(args.steps_per_epoch, args.steps)
+    # An epoch is at most one pass over the training set (Keras stops an
+    # epoch that runs out of batches).
+    batches = (
+        math.ceil(len(train) / args.batch_size) if isinstance(train, np.ndarray) else len(train)
+    )
+    steps_per_epoch = min(steps_per_epoch, batches)
     epochs = math.ceil(args.steps / steps_per_epoch)
     fit_kwargs = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=args.verbose)
     if isinstance(train, np.ndarray):
@@ -236,6 +248,21 @@ def main(argv=None):
     model.save(model_path)
     print(f"saved {samples_path}, {recon_path}, {model_path}")
 
+    results = evaluate(args, model, x_test, start, history)
+    results.update(steps=epochs * steps_per_epoch, train_seconds=train_time)
+    with open(os.path.join(args.save_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return results
+
+
+def evaluate(args, model, x_test, start, history=None):
+    """ELBO and AIS on the first `args.eval_examples` test images; prints the row."""
+    if args.load:
+        from keras_avb import VAE
+
+        args.model = "vae" if isinstance(model, VAE) else (
+            "avb_ac" if model.adaptive_contrast else "avb")
+        args.latent_dim = int(model.latent_dim)
     x_eval = x_test[: args.eval_examples]
     eval_start = time.time()
     elbo = average_elbo(model, x_eval, batch_size=min(256, len(x_eval)))
@@ -258,24 +285,27 @@ def main(argv=None):
 
     print(table_row(args, elbo, ais, ais_se))
     print(f"AIS: {args.ais_steps} steps x {args.ais_chains} chains, mean acceptance "
-          f"{float(np.mean(estimate.acceptance_rate)):.2f}; wall time: train "
-          f"{train_time:.0f} s, evaluation {eval_time:.0f} s, total {total_time:.0f} s")
+          f"{float(np.mean(estimate.acceptance_rate)):.2f}; wall time: evaluation "
+          f"{eval_time:.0f} s, total {total_time:.0f} s")
     results = dict(
         model=args.model, latent_dim=args.latent_dim, architecture=args.architecture,
         decoder=args.decoder or args.architecture, backend=keras.backend.backend(),
-        data=os.path.basename(args.data), binarization=binarization,
-        steps=epochs * steps_per_epoch, batch_size=args.batch_size,
+        data=os.path.basename(args.data), binarization=args.binarization,
+        batch_size=args.batch_size,
         learning_rate=args.learning_rate, adversary_learning_rate=args.adversary_learning_rate,
         adversary_steps=args.adversary_steps, adversary_units=args.adversary_units,
         adversary_depth=args.adversary_depth, eval_examples=len(x_eval),
         ais_steps=args.ais_steps, ais_chains=args.ais_chains, elbo=elbo, ais=ais,
         ais_standard_error=ais_se,
-        final_train_metrics={k: float(v[-1]) for k, v in history.history.items()},
-        paper=PAPER.get((args.model, args.latent_dim)), train_seconds=train_time,
+        final_train_metrics=None if history is None else {
+            k: float(v[-1]) for k, v in history.history.items()},
+        paper=PAPER.get((args.model, args.latent_dim)), loaded=args.load,
         eval_seconds=eval_time, total_seconds=total_time,
     )
-    with open(os.path.join(args.save_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    if args.load:
+        name = f"results_eval_{len(x_eval)}.json"
+        with open(os.path.join(args.save_dir, name), "w") as f:
+            json.dump(results, f, indent=2)
     return results
 
 
