@@ -12,7 +12,8 @@ def value_and_grad(log_prob_fn):
         with tf.GradientTape() as tape:
             tape.watch(z)
             value = tf.reshape(tf.cast(log_prob_fn(z), tf.float32), [-1])
-        return value, tape.gradient(tf.reduce_sum(value), z)
+            total = tf.reduce_sum(value)
+        return value, tape.gradient(total, z)
 
     def compute(z):
         value, grad = _compute(tf.constant(z, tf.float32))

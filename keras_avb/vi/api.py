@@ -48,9 +48,11 @@ class FittedPosterior:
         event_size: the dimension of a sample.
         model: the trained Keras model (`PosteriorSampler` for AVB,
             `GaussianVI` for ADVI), or `None` for HMC.
-        history: dict of per-step metric lists (`loss` is the negative ELBO
-            up to the target's log-normaliser; for AVB it uses the
-            adversary's estimate of log q), empty for HMC.
+        history: dict of metric lists with one entry per `train` call (a
+            plain fit is one call; with a callback, one per chunk), each the
+            mean over that call's steps. `loss` is the negative ELBO up to
+            the target's log-normaliser (for AVB it uses the adversary's
+            estimate of log q). Empty for HMC.
         steps_trained: training steps (HMC: kept transitions per chain).
         wall_time: seconds spent fitting.
         info: method-specific details (HMC: acceptance rate, step size).
