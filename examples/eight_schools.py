@@ -68,7 +68,7 @@ def parse_args(argv=None):
     parser.add_argument("--advi-learning-rate", type=float, default=1e-2)
     parser.add_argument("--hmc-chains", type=int, default=200)
     parser.add_argument("--hmc-burnin", type=int, default=1000)
-    parser.add_argument("--hmc-results", type=int, default=100,
+    parser.add_argument("--hmc-results", type=int, default=110,
                         help="kept samples per chain (2 * num-samples in all is "
                              "enough for the reference and a noise floor)")
     parser.add_argument("--hmc-thinning", type=int, default=5)
