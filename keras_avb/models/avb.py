@@ -1,19 +1,19 @@
 """Adversarial Variational Bayes (Mescheder, Nowozin and Geiger, ICML 2017)."""
 
-import re
-
 import keras
 from keras import ops
 
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
+from keras_avb.models.adversarial_game import ADVERSARY
+from keras_avb.models.adversarial_game import AdversarialGame
+from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.models.latent_variable_model import LatentVariableModel
 
 GENERATOR = "generator"
-ADVERSARY = "adversary"
 
 
 @keras.saving.register_keras_serializable(package="keras_avb")
-class AVB(LatentVariableModel):
+class AVB(AdversarialGame, LatentVariableModel):
     """A VAE whose encoder is a black-box sampler, trained against an adversary.
 
     The encoder maps `[x, eps]`, with `eps ~ N(0, I)`, to a latent code `z`;
@@ -81,7 +81,8 @@ class AVB(LatentVariableModel):
         "adversary_accuracy_posterior",
         "adversary_accuracy_prior",
     )
-    counts_own_iterations = True
+    PLAYER = GENERATOR
+    DEFAULT_LEARNING_RATES = (5e-5, 1e-4)
 
     def __init__(
         self,
@@ -112,25 +113,17 @@ class AVB(LatentVariableModel):
                 raise ValueError(
                     f"`{label}` must be a Keras layer or model. Received: {network!r}"
                 )
-        if adversary_steps is not None and (
-            not isinstance(adversary_steps, int) or adversary_steps < 1
-        ):
-            raise ValueError(
-                "`adversary_steps` must be None (simultaneous updates) or an "
-                f"integer >= 1. Received: {adversary_steps!r}"
-            )
         if int(moment_samples) < 2:
             raise ValueError(f"`moment_samples` must be >= 2. Received: {moment_samples}")
         self.encoder = encoder
         self.adversary = adversary
         self.adaptive_contrast = bool(adaptive_contrast)
-        self.adversary_steps = adversary_steps
+        self.adversary_steps = check_adversary_steps(adversary_steps)
         self.moment_samples = int(moment_samples)
         self.contrast_epsilon = float(contrast_epsilon)
         self.contrast = AdaptiveContrast(self.contrast_epsilon, name="adaptive_contrast")
         self.noise_shape = self._infer_noise_shape(encoder, noise_shape)
         self.encoder_returns_moments = None
-        self._optimizer_map = None
         data_shape = _functional_input_shape(encoder)
         if data_shape is not None:
             self.build((None,) + data_shape)
@@ -193,118 +186,12 @@ class AVB(LatentVariableModel):
             )
         self.data_shape = data_shape
         if self._optimizer_map is not None:
-            self._map_adversary_variables()
-
-    # ------------------------------------------------------------------
-    # Two players, two optimizers
-    # ------------------------------------------------------------------
-    def compile(self, optimizer=None, adversary_optimizer=None, **kwargs):
-        """Configures the two players' optimizers.
-
-        Args:
-            optimizer: optimizer of the encoder and decoder; by default the
-                authors' `Adam(5e-5, beta_1=0.5)`.
-            adversary_optimizer: optimizer of the adversary; by default
-                `Adam(1e-4, beta_1=0.5)`.
-            **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution`
-                and other arguments of `keras.Model.compile`. AVB defines its
-                own losses, so `loss` is not accepted.
-
-        Both optimizers are held by a `keras.optimizers.MultiOptimizer` that
-        becomes `model.optimizer`, so their state is saved, restored and, on
-        JAX, part of the training state.
-        """
-        if kwargs.get("loss") is not None:
-            raise ValueError("AVB computes its own losses; do not pass `loss`.")
-        optimizer = _get_optimizer(optimizer, 5e-5)
-        adversary_optimizer = _get_optimizer(adversary_optimizer, 1e-4)
-        if optimizer is adversary_optimizer:
-            raise ValueError(
-                "`optimizer` and `adversary_optimizer` must be two different "
-                "optimizer instances; each keeps the state of one player."
-            )
-        self._player_optimizers = {
-            GENERATOR: optimizer,
-            ADVERSARY: adversary_optimizer,
-        }
-        self._optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer)
-        super().compile(
-            optimizer=keras.optimizers.MultiOptimizer(self._optimizer_map), **kwargs
-        )
-        self._avb_compile_kwargs = dict(kwargs)
-        if self.built:
-            self._map_adversary_variables()
-
-    def _map_adversary_variables(self):
-        """Routes the adversary's variables, by exact path, to its optimizer."""
-        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
-        adversary_paths = {v.path for v in self.adversary.trainable_variables}
-        clashes = sorted(
-            v.path
-            for v in self.trainable_variables
-            if id(v) not in adversary_ids and v.path in adversary_paths
-        )
-        if clashes:
-            raise ValueError(
-                f"Variables {clashes} have the same path in the adversary and "
-                "in the encoder/decoder. Give their layers distinct names."
-            )
-        # `key in OptimizerMap` is always true (unknown keys map to the
-        # default optimizer), so compare with the keys themselves.
-        mapped = set(iter(self._optimizer_map))
-        for path in sorted(adversary_paths):
-            key = re.escape(path)
-            if key not in mapped:
-                self._optimizer_map[key] = self._player_optimizers[ADVERSARY]
+            self.map_adversary_variables()
 
     @property
     def generator_optimizer(self):
-        """The optimizer of the encoder and decoder."""
-        return self._player_optimizers[GENERATOR]
-
-    @property
-    def adversary_optimizer(self):
-        """The optimizer of the adversary."""
-        return self._player_optimizers[ADVERSARY]
-
-    def get_compile_config(self):
-        if not getattr(self, "_player_optimizers", None):
-            return {}
-        return {
-            "optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
-            "adversary_optimizer": keras.saving.serialize_keras_object(
-                self.adversary_optimizer
-            ),
-            **self._avb_compile_kwargs,
-        }
-
-    def compile_from_config(self, config):
-        config = dict(config)
-        for key in ("optimizer", "adversary_optimizer"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
-
-    def players(self):
-        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
-        variables = self.trainable_variables
-        return {
-            GENERATOR: (
-                [v for v in variables if id(v) not in adversary_ids],
-                self.generator_optimizer,
-            ),
-            ADVERSARY: (
-                [v for v in variables if id(v) in adversary_ids],
-                self.adversary_optimizer,
-            ),
-        }
-
-    @property
-    def update_schedule(self):
-        if self.adversary_steps is None:
-            return ((GENERATOR, ADVERSARY),)
-        return ((ADVERSARY,),) * self.adversary_steps + ((GENERATOR,),)
+        """The optimizer of the encoder and decoder (`player_optimizer`)."""
+        return self.player_optimizer
 
     # ------------------------------------------------------------------
     # The objective
@@ -406,12 +293,6 @@ class AVB(LatentVariableModel):
             "moment_samples": self.moment_samples,
             "contrast_epsilon": self.contrast_epsilon,
         }
-
-
-def _get_optimizer(identifier, default_learning_rate):
-    if identifier is None:
-        return keras.optimizers.Adam(default_learning_rate, beta_1=0.5)
-    return keras.optimizers.get(identifier)
 
 
 def _functional_input_shape(encoder):

@@ -5,11 +5,12 @@ from keras import ops
 
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.distributions import priors as priors_lib
+from keras_avb.models.adversarial_game import TrackedMetrics
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.utils import validation
 
 
-class LatentVariableModel(PlayersTrainer, keras.Model):
+class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     """A decoder p(x|z) with a likelihood and a prior p(z), trained by players.
 
     Subclasses define the encoder, `players()`, `update_schedule`,
@@ -49,20 +50,6 @@ class LatentVariableModel(PlayersTrainer, keras.Model):
         self.data_shape = None
         self.latent_dim = None if self.prior is None else self.prior.latent_dim
         self.trackers = [keras.metrics.Mean(name=name) for name in self.METRIC_NAMES]
-
-    # ------------------------------------------------------------------
-    # Metrics
-    # ------------------------------------------------------------------
-    @property
-    def metrics(self):
-        return list(self.trackers)
-
-    def update_metrics(self, values):
-        """Updates the trackers from a dict of scalars and returns the logs."""
-        for tracker in self.trackers:
-            if tracker.name in values:
-                tracker.update_state(values[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
 
     # ------------------------------------------------------------------
     # Shared pieces of the objective

@@ -6,13 +6,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_avb.models.adversarial_game import TrackedMetrics
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.vi.sampler import _check_num_samples
 
 VARIATIONAL = "variational"
 
 
-class GaussianVI(PlayersTrainer, keras.Model):
+class GaussianVI(TrackedMetrics, PlayersTrainer, keras.Model):
     """A Gaussian `q = N(loc, L L^T)` fitted by the reparameterised ELBO.
 
     The loss is `-E_q[log p~(z)] - H[q]`: a Monte Carlo average of the
@@ -128,17 +129,6 @@ class GaussianVI(PlayersTrainer, keras.Model):
         return {VARIATIONAL: (self.trainable_variables, self.optimizer)}
 
     update_schedule = ((VARIATIONAL,),)
-
-    @property
-    def metrics(self):
-        return list(self.trackers)
-
-    def update_metrics(self, values):
-        """Updates the trackers from a dict of scalars and returns the logs."""
-        for tracker in self.trackers:
-            if tracker.name in values:
-                tracker.update_state(values[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
 
     def compute_losses(self, x, players, training):
         """The negative ELBO up to the target's log-normaliser (`keras.ops`)."""

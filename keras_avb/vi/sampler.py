@@ -1,18 +1,18 @@
 """AVB for black-box variational inference: a neural sampler against an adversary."""
 
-import re
-
 import keras
 import numpy as np
 from keras import ops
 
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
 from keras_avb.layers.adversaries import ResidualAdversary
+from keras_avb.models.adversarial_game import ADVERSARY
+from keras_avb.models.adversarial_game import AdversarialGame
+from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.vi import targets as targets_lib
 
 SAMPLER = "sampler"
-ADVERSARY = "adversary"
 
 
 def default_sampler(noise_dim, event_size, hidden_units=(128, 128), activation="elu"):
@@ -33,7 +33,7 @@ def default_sampler(noise_dim, event_size, hidden_units=(128, 128), activation="
     return keras.Sequential(layers, name="sampler")
 
 
-class PosteriorSampler(PlayersTrainer, keras.Model):
+class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
     """A neural sampler `z = f(eps)` fitted to an unnormalised target by AVB.
 
     The sampler minimises KL(q || p) up to the target's log-normaliser,
@@ -103,7 +103,8 @@ class PosteriorSampler(PlayersTrainer, keras.Model):
         "adversary_accuracy_posterior",
         "adversary_accuracy_reference",
     )
-    counts_own_iterations = True
+    PLAYER = SAMPLER
+    DEFAULT_LEARNING_RATES = (1e-4, 2e-4)
 
     def __init__(
         self,
@@ -126,15 +127,7 @@ class PosteriorSampler(PlayersTrainer, keras.Model):
             raise ValueError(
                 f"`target_log_prob_fn` must be callable. Received: {target_log_prob_fn!r}"
             )
-        if adversary_steps is not None and (
-            isinstance(adversary_steps, bool)
-            or not isinstance(adversary_steps, int)
-            or adversary_steps < 1
-        ):
-            raise ValueError(
-                "`adversary_steps` must be None (simultaneous updates) or an "
-                f"integer >= 1. Received: {adversary_steps!r}"
-            )
+        check_adversary_steps(adversary_steps)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
             raise ValueError(
                 f"`batch_size` must be an integer >= 2. Received: {batch_size!r}"
@@ -160,13 +153,12 @@ class PosteriorSampler(PlayersTrainer, keras.Model):
                 raise ValueError(
                     f"`{label}` must be a Keras layer or model. Received: {network!r}"
                 )
-        self.adversary_steps = adversary_steps
+        self.adversary_steps = check_adversary_steps(adversary_steps)
         self.batch_size = batch_size
         self.reference_scale = float(reference_scale)
         self.contrast = AdaptiveContrast(float(contrast_epsilon), name="adaptive_contrast")
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.trackers = [keras.metrics.Mean(name=name) for name in self.METRIC_NAMES]
-        self._optimizer_map = None
         self.build(None)
 
     # ------------------------------------------------------------------
@@ -202,7 +194,7 @@ class PosteriorSampler(PlayersTrainer, keras.Model):
         self.contrast([z, z, z])
         self.built = True
         if self._optimizer_map is not None:
-            self._map_adversary_variables()
+            self.map_adversary_variables()
 
     def call(self, noise, training=False):
         """Maps noise of shape `(batch, noise_dim)` to samples."""
@@ -220,88 +212,6 @@ class PosteriorSampler(PlayersTrainer, keras.Model):
         seed = self.seed_generator if seed is None else seed
         eps = keras.random.normal((num_samples, self.noise_dim), seed=seed)
         return keras.ops.convert_to_numpy(self.sampler(eps, training=False))
-
-    # ------------------------------------------------------------------
-    # Two players, two optimizers (as in keras_avb.AVB)
-    # ------------------------------------------------------------------
-    def compile(self, optimizer=None, adversary_optimizer=None, **kwargs):
-        """Configures the sampler's and the adversary's optimizers.
-
-        Args:
-            optimizer: the sampler's optimizer; `Adam(1e-4, beta_1=0.5)` by
-                default.
-            adversary_optimizer: the adversary's optimizer;
-                `Adam(2e-4, beta_1=0.5)` by default.
-            **kwargs: other arguments of `keras.Model.compile` (not `loss`).
-        """
-        if kwargs.get("loss") is not None:
-            raise ValueError("PosteriorSampler computes its own losses; do not pass `loss`.")
-        optimizer = _get_optimizer(optimizer, 1e-4)
-        adversary_optimizer = _get_optimizer(adversary_optimizer, 2e-4)
-        if optimizer is adversary_optimizer:
-            raise ValueError(
-                "`optimizer` and `adversary_optimizer` must be two different "
-                "optimizer instances; each keeps the state of one player."
-            )
-        self._player_optimizers = {SAMPLER: optimizer, ADVERSARY: adversary_optimizer}
-        self._optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer)
-        super().compile(
-            optimizer=keras.optimizers.MultiOptimizer(self._optimizer_map), **kwargs
-        )
-        self._map_adversary_variables()
-
-    def _map_adversary_variables(self):
-        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
-        adversary_paths = {v.path for v in self.adversary.trainable_variables}
-        clashes = sorted(
-            v.path
-            for v in self.trainable_variables
-            if id(v) not in adversary_ids and v.path in adversary_paths
-        )
-        if clashes:
-            raise ValueError(
-                f"Variables {clashes} have the same path in the adversary and "
-                "in the sampler. Give their layers distinct names."
-            )
-        mapped = set(iter(self._optimizer_map))
-        for path in sorted(adversary_paths):
-            key = re.escape(path)
-            if key not in mapped:
-                self._optimizer_map[key] = self._player_optimizers[ADVERSARY]
-
-    def players(self):
-        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
-        variables = self.trainable_variables
-        return {
-            SAMPLER: (
-                [v for v in variables if id(v) not in adversary_ids],
-                self._player_optimizers[SAMPLER],
-            ),
-            ADVERSARY: (
-                [v for v in variables if id(v) in adversary_ids],
-                self._player_optimizers[ADVERSARY],
-            ),
-        }
-
-    @property
-    def update_schedule(self):
-        if self.adversary_steps is None:
-            return ((SAMPLER, ADVERSARY),)
-        return ((ADVERSARY,),) * self.adversary_steps + ((SAMPLER,),)
-
-    # ------------------------------------------------------------------
-    # Metrics
-    # ------------------------------------------------------------------
-    @property
-    def metrics(self):
-        return list(self.trackers)
-
-    def update_metrics(self, values):
-        """Updates the trackers from a dict of scalars and returns the logs."""
-        for tracker in self.trackers:
-            if tracker.name in values:
-                tracker.update_state(values[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
 
     # ------------------------------------------------------------------
     # The objective
@@ -366,12 +276,6 @@ class PosteriorSampler(PlayersTrainer, keras.Model):
             losses[SAMPLER] = loss
             values["loss"] = loss
         return losses, values
-
-
-def _get_optimizer(identifier, default_learning_rate):
-    if identifier is None:
-        return keras.optimizers.Adam(default_learning_rate, beta_1=0.5)
-    return keras.optimizers.get(identifier)
 
 
 def _check_num_samples(num_samples):

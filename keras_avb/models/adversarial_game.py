@@ -1,0 +1,181 @@
+"""What every model trained against an adversary shares.
+
+`AdversarialGame` is a mixin for `keras.Model`s with two players: the one
+whose loss the model is about (AVB's encoder and decoder, or a posterior
+sampler) and an adversary `self.adversary`. It owns the two optimizers and
+the update schedule; the model defines `compute_losses`.
+"""
+
+import re
+
+import keras
+
+ADVERSARY = "adversary"
+
+
+class TrackedMetrics:
+    """Metric trackers named after the values `compute_losses` returns.
+
+    Models set `self.trackers` to a list of `keras.metrics.Mean`.
+    """
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def update_metrics(self, values):
+        """Updates the trackers from a dict of scalars and returns the logs."""
+        for tracker in self.trackers:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.trackers}
+
+
+class AdversarialGame(TrackedMetrics):
+    """Two players, two optimizers, and the order in which they move.
+
+    Both optimizers live in a `keras.optimizers.MultiOptimizer` that becomes
+    `model.optimizer`: their state is then saved and loaded with the model
+    and, under JAX, part of the training state. The adversary's variables
+    are routed to its optimizer by their exact paths; each player's
+    gradients are applied by its own optimizer.
+
+    Subclasses set `PLAYER` (the name of the non-adversary player),
+    `DEFAULT_LEARNING_RATES` (player, adversary) and the attributes
+    `self.adversary` and `self.adversary_steps`.
+    """
+
+    PLAYER = "generator"
+    DEFAULT_LEARNING_RATES = (5e-5, 1e-4)
+    counts_own_iterations = True
+    _optimizer_map = None
+
+    def compile(self, optimizer=None, adversary_optimizer=None, **kwargs):
+        """Configures the two players' optimizers.
+
+        Args:
+            optimizer: the optimizer of the non-adversary player; by default
+                `Adam(lr, beta_1=0.5)` with the model's default rate (the
+                authors' 5e-5 for AVB).
+            adversary_optimizer: the adversary's optimizer; by default
+                `Adam(lr, beta_1=0.5)` (the authors' 1e-4 for AVB).
+            **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution`
+                and other arguments of `keras.Model.compile`. The model
+                defines its own losses, so `loss` is not accepted.
+        """
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                f"{type(self).__name__} computes its own losses; do not pass `loss`."
+            )
+        player_rate, adversary_rate = self.DEFAULT_LEARNING_RATES
+        optimizer = _get_optimizer(optimizer, player_rate)
+        adversary_optimizer = _get_optimizer(adversary_optimizer, adversary_rate)
+        if optimizer is adversary_optimizer:
+            raise ValueError(
+                "`optimizer` and `adversary_optimizer` must be two different "
+                "optimizer instances; each keeps the state of one player."
+            )
+        self._player_optimizers = {self.PLAYER: optimizer, ADVERSARY: adversary_optimizer}
+        self._optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=optimizer)
+        super().compile(
+            optimizer=keras.optimizers.MultiOptimizer(self._optimizer_map), **kwargs
+        )
+        self._game_compile_kwargs = dict(kwargs)
+        if self.built:
+            self.map_adversary_variables()
+
+    def map_adversary_variables(self):
+        """Routes the adversary's variables, by exact path, to its optimizer.
+
+        Called once the model is built and compiled, before the optimizer
+        is built.
+        """
+        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
+        adversary_paths = {v.path for v in self.adversary.trainable_variables}
+        clashes = sorted(
+            v.path
+            for v in self.trainable_variables
+            if id(v) not in adversary_ids and v.path in adversary_paths
+        )
+        if clashes:
+            raise ValueError(
+                f"Variables {clashes} have the same path in the adversary and "
+                f"in the {self.PLAYER}. Give their layers distinct names."
+            )
+        # `key in OptimizerMap` is always true (unknown keys map to the
+        # default optimizer), so compare with the keys themselves.
+        mapped = set(iter(self._optimizer_map))
+        for path in sorted(adversary_paths):
+            key = re.escape(path)
+            if key not in mapped:
+                self._optimizer_map[key] = self._player_optimizers[ADVERSARY]
+
+    @property
+    def player_optimizer(self):
+        """The optimizer of the non-adversary player."""
+        return self._player_optimizers[self.PLAYER]
+
+    @property
+    def adversary_optimizer(self):
+        """The optimizer of the adversary."""
+        return self._player_optimizers[ADVERSARY]
+
+    def get_compile_config(self):
+        if not getattr(self, "_player_optimizers", None):
+            return {}
+        return {
+            "optimizer": keras.saving.serialize_keras_object(self.player_optimizer),
+            "adversary_optimizer": keras.saving.serialize_keras_object(
+                self.adversary_optimizer
+            ),
+            **self._game_compile_kwargs,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("optimizer", "adversary_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def players(self):
+        adversary_ids = {id(v) for v in self.adversary.trainable_variables}
+        variables = self.trainable_variables
+        return {
+            self.PLAYER: (
+                [v for v in variables if id(v) not in adversary_ids],
+                self.player_optimizer,
+            ),
+            ADVERSARY: (
+                [v for v in variables if id(v) in adversary_ids],
+                self.adversary_optimizer,
+            ),
+        }
+
+    @property
+    def update_schedule(self):
+        """Simultaneous updates, or `adversary_steps` adversary updates first."""
+        if self.adversary_steps is None:
+            return ((self.PLAYER, ADVERSARY),)
+        return ((ADVERSARY,),) * self.adversary_steps + ((self.PLAYER,),)
+
+
+def _get_optimizer(identifier, default_learning_rate):
+    if identifier is None:
+        return keras.optimizers.Adam(default_learning_rate, beta_1=0.5)
+    return keras.optimizers.get(identifier)
+
+
+def check_adversary_steps(adversary_steps):
+    """Raises `ValueError` unless `adversary_steps` is None or an int >= 1."""
+    if adversary_steps is not None and (
+        isinstance(adversary_steps, bool)
+        or not isinstance(adversary_steps, int)
+        or adversary_steps < 1
+    ):
+        raise ValueError(
+            "`adversary_steps` must be None (simultaneous updates) or an "
+            f"integer >= 1. Received: {adversary_steps!r}"
+        )
+    return adversary_steps
