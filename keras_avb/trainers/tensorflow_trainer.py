@@ -8,8 +8,13 @@ class TensorFlowPlayersTrainer(StatefulPlayersTrainer):
 
     def player_gradients(self, x, phase):
         players = self.players()
+        # Under a `tf.distribute` strategy the optimizer sums the replicas'
+        # gradients, so each replica's mean loss is scaled as Keras does.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=len(phase) > 1) as tape:
             losses, values = self.compute_losses(x, phase, training=True)
+            if replicas > 1:
+                losses = {name: loss / replicas for name, loss in losses.items()}
         grads = {}
         for name in phase:
             variables = players[name][0]
