@@ -1,5 +1,7 @@
 """Evaluation of trained models: exact and estimated log-likelihoods, divergences."""
 
+from keras_avb.evaluation.divergences import kl_divergence_knn
+from keras_avb.evaluation.quadrature import quadrature_log_likelihood
 from keras_avb.evaluation.ais import ais_log_likelihood
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
 from keras_avb.evaluation.importance import importance_log_likelihood
