@@ -5,8 +5,13 @@ sampler; an adversary T(x, z) learns the log-density ratio that the KL term
 needs. It runs under the TensorFlow, JAX and PyTorch backends.
 """
 
+from keras_avb import architectures
+from keras_avb import callbacks
+from keras_avb import datasets
 from keras_avb import distributions
+from keras_avb import evaluation
 from keras_avb import layers
+from keras_avb import vi
 from keras_avb.export import export_decoder
 from keras_avb.export import export_decoder_onnx
 from keras_avb.models import AVB
