@@ -90,7 +90,10 @@ def parse_args(argv=None):
                              "0 (default) for simultaneous updates")
     parser.add_argument("--adversary-units", type=int, default=None)
     parser.add_argument("--adversary-depth", type=int, default=None)
-    parser.add_argument("--kl-annealing-steps", type=int, default=0)
+    parser.add_argument("--log-prior-trick", action="store_true",
+                        help="add 0.5 * sum(z^2) to the adversary's output")
+    parser.add_argument("--kl-annealing-steps", type=int, default=0,
+                        help="scale the KL term by min(step / N, 1) in training")
     parser.add_argument("--data", default=DEFAULT_DATA,
                         help="mnist.npz (dynamic binarization) or binarized_mnist.npz; "
                              "relative paths are from the repository root")
@@ -211,6 +214,7 @@ def main(argv=None):
         adversary_units=args.adversary_units,
         adversary_depth=args.adversary_depth,
         adversary_steps=args.adversary_steps or None,
+        add_squared_norm=args.log_prior_trick,
         seed=args.seed,
     )
     if args.kl_annealing_steps:
