@@ -27,7 +27,8 @@ def tf_dataset():
 def torch_loader():
     import torch
 
-    return torch.utils.data.DataLoader(torch.from_numpy(four_point_data(64)), batch_size=16)
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(four_point_data(64)))
+    return torch.utils.data.DataLoader(dataset, batch_size=16)
 
 
 @pytest.mark.parametrize(
