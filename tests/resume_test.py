@@ -14,6 +14,7 @@ from keras import ops
 
 import keras_avb
 from keras_avb.testing import four_point_data
+from keras_avb.testing import tiny_basis_noise_encoder
 from keras_avb.testing import tiny_black_box_encoder
 from keras_avb.testing import tiny_decoder
 
@@ -32,14 +33,8 @@ def black_box_avb():
 
 
 def basis_noise_avb():
-    x = keras.Input((4,))
-    eps = keras.Input((3 * 2,))
-    h = keras.layers.Dense(16, activation="softplus")(x)
-    outputs = keras_avb.layers.BasisNoiseEncoder(
-        latent_dim=2, num_bases=3, noise_dim=2, noise_units=(8,)
-    )([h, eps])
     return keras_avb.AVB(
-        keras.Model([x, eps], outputs, name="encoder"),
+        tiny_basis_noise_encoder(),
         tiny_decoder(),
         keras_avb.layers.ResidualAdversary(units=16, num_blocks=1, add_squared_norm=True),
         adaptive_contrast=True,

@@ -8,6 +8,7 @@ from keras import ops
 import keras_avb
 from keras_avb.testing import fixed_gaussian_encoder
 from keras_avb.testing import four_point_data
+from keras_avb.testing import tiny_basis_noise_encoder
 from keras_avb.testing import tiny_black_box_encoder
 from keras_avb.testing import tiny_decoder
 
@@ -151,15 +152,8 @@ def test_kl_annealing_weight_follows_the_step_counter():
 
 
 def test_basis_noise_encoder_with_adaptive_contrast_trains():
-    x_in = keras.Input((4,))
-    eps_in = keras.Input((3 * 2,))
-    h = keras.layers.Dense(16, activation="softplus")(x_in)
-    outputs = keras_avb.layers.BasisNoiseEncoder(
-        latent_dim=2, num_bases=3, noise_dim=2, noise_units=(8,)
-    )([h, eps_in])
-    encoder = keras.Model([x_in, eps_in], outputs)
     model = keras_avb.AVB(
-        encoder,
+        tiny_basis_noise_encoder(),
         tiny_decoder(),
         keras_avb.layers.InnerProductAdversary(hidden_units=(16,), embedding_dim=8),
         adaptive_contrast=True,

@@ -59,3 +59,16 @@ def fixed_gaussian_encoder(mean_kernel, mean_bias, scale, name="gaussian_encoder
         kernel_initializer=keras.initializers.Constant(np.diag(np.asarray(scale, "float32"))),
     )(eps)
     return keras.Model([x, eps], keras.layers.Add()([mean, noise]), name=name)
+
+
+def tiny_basis_noise_encoder(data_dim=4, latent_dim=2, num_bases=3, noise_dim=2, name="encoder"):
+    """A small encoder ending in `BasisNoiseEncoder`: returns [z, mean, variance]."""
+    from keras_avb.layers import BasisNoiseEncoder
+
+    x = keras.Input((data_dim,))
+    eps = keras.Input((num_bases * noise_dim,))
+    h = keras.layers.Dense(16, activation="softplus")(x)
+    outputs = BasisNoiseEncoder(
+        latent_dim=latent_dim, num_bases=num_bases, noise_dim=noise_dim, noise_units=(8,)
+    )([h, eps])
+    return keras.Model([x, eps], outputs, name=name)
