@@ -14,20 +14,6 @@ from keras_avb.evaluation.ais_test import bernoulli_problem
 BACKEND = keras.backend.backend()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # PyTorch's intra-op threads make every tiny op slow on a busy CPU.
-    if BACKEND != "torch":
-        yield
-        return
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _problem(num_examples=12):
     problem = linear_gaussian_problem(
         num_examples=num_examples, data_dim=4, scale=0.7, seed=1
