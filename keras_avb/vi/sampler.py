@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_avb.callbacks import health
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
 from keras_avb.layers.adversaries import ResidualAdversary
 from keras_avb.models.adversarial_game import ADVERSARY
@@ -105,6 +106,8 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
     )
     PLAYER = SAMPLER
     DEFAULT_LEARNING_RATES = (1e-4, 2e-4)
+    LOSS_METRICS = {SAMPLER: "loss", ADVERSARY: "adversary_loss"}
+    ACCURACY_METRICS = ("adversary_accuracy_posterior", "adversary_accuracy_reference")
 
     def __init__(
         self,
@@ -195,6 +198,12 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         self.built = True
         if self._optimizer_map is not None:
             self.map_adversary_variables()
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit` with a default `TrainingMonitor` (see `AVB.fit`)."""
+        return super().fit(
+            *args, callbacks=health.with_training_monitor(callbacks), **kwargs
+        )
 
     def call(self, noise, training=False):
         """Maps noise of shape `(batch, noise_dim)` to samples."""
