@@ -199,7 +199,7 @@ def ais_log_likelihood(
     log_weights, acceptance = [], []
     done = 0
     for index, (start, stop) in enumerate(spans):
-        x_chunk = x[start:stop]
+        x_chunk = np.asarray(x[start:stop], dtype="float32")
         moments = estimate_lib.gaussian_moments(
             initial, x_chunk, start, stop, prior.latent_dim, "initial"
         )

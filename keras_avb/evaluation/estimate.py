@@ -121,7 +121,11 @@ def _logsumexp(values, axis):
 
 
 def to_numpy(x, name="x"):
-    """`x` as a float32 NumPy array with a batch axis."""
+    """`x` as a NumPy array with a batch axis, in its own numeric dtype.
+
+    The evaluators cast it to float32 one chunk at a time, so that a uint8
+    or float64 test set is not copied whole.
+    """
     if x is None:
         raise ValueError(f"`{name}` is None.")
     array = np.asarray(ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x)
@@ -130,7 +134,13 @@ def to_numpy(x, name="x"):
             f"`{name}` must have a batch axis and at least one feature axis; "
             f"got shape {array.shape}."
         )
-    return array.astype("float32", copy=False)
+    try:
+        array[:1].astype("float32")
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"`{name}` must hold numbers; got dtype {array.dtype}."
+        ) from error
+    return array
 
 
 def chunks(num_examples, batch_size):

@@ -111,7 +111,7 @@ def importance_log_likelihood(
     values = sampler.runner.variable_values()
     for index, (start, stop) in enumerate(spans):
         size = stop - start
-        x_chunk = x[start:stop]
+        x_chunk = np.asarray(x[start:stop], dtype="float32")
         moments = estimate_lib.gaussian_moments(
             proposal, x_chunk, start, stop, prior.latent_dim, "proposal"
         )

@@ -3,13 +3,14 @@
 import numpy as np
 from keras import ops
 
+from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.ais import ais_log_likelihood
 from keras_avb.evaluation.importance import importance_log_likelihood
 
 METHODS = ("ais", "importance")
 
 
-def posterior_moments(model, x):
+def posterior_moments(model, x, batch_size=1000):
     """Mean and variance of a Gaussian that approximates the model's q(z|x).
 
     - VAE: the posterior's mean and `exp(log_variance)`.
@@ -18,6 +19,9 @@ def posterior_moments(model, x):
       draws), plus `model.contrast_epsilon`: this is AC's r(z|x). A
       black-box encoder without Adaptive Contrast is sampled
       `model.moment_samples` times to estimate them.
+
+    The encoder sees `batch_size` examples at a time, so its activations
+    do not grow with the number of examples.
 
     Returns NumPy arrays of shape `(num_examples, latent_dim)`.
 
@@ -34,7 +38,19 @@ def posterior_moments(model, x):
     ((4, 2), True)
     """
     kind = _model_kind(model)
-    x = ops.cast(ops.convert_to_tensor(np.asarray(x)), model.compute_dtype)
+    x = np.asarray(x)
+    if x.shape[0] == 0:
+        return _chunk_moments(model, kind, x)
+    means, variances = [], []
+    for start, stop in estimate_lib.chunks(x.shape[0], batch_size):
+        mean, variance = _chunk_moments(model, kind, x[start:stop])
+        means.append(mean)
+        variances.append(variance)
+    return np.concatenate(means), np.concatenate(variances)
+
+
+def _chunk_moments(model, kind, x):
+    x = ops.cast(ops.convert_to_tensor(x), model.compute_dtype)
     if kind == "vae":
         _, mean, log_variance = model.posterior(x, training=False)
         return (
