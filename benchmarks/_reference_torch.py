@@ -8,7 +8,9 @@ with respect to its own player's parameters only):
   `torch.nn.Module`s under the torch backend (same layers, same weights
   layout, Keras' per-call overhead included);
 - `TorchNNReference` uses equivalent `torch.nn` modules (NCHW convolutions,
-  no Keras in the loop), the more demanding reference.
+  no Keras in the loop), the more demanding reference; with `fused=True`
+  its Adam is `torch.optim.Adam(fused=True)`, one pass over the weights
+  (about 5x faster than the default on this CPU).
 """
 
 import numpy as np
@@ -45,11 +47,11 @@ def avb_losses(encode, decode, adversary, x, eps, z_reference, beta, s):
 class _TorchLoop:
     """The loop shared by both references; subclasses set the networks."""
 
-    def __init__(self, generator_params, adversary_params, settings):
+    def __init__(self, generator_params, adversary_params, settings, fused=None):
         s = self.settings = settings
         self.generator_params = list(generator_params)
         self.adversary_params = list(adversary_params)
-        adam = dict(betas=(s.beta_1, s.beta_2), eps=s.epsilon)
+        adam = dict(betas=(s.beta_1, s.beta_2), eps=s.epsilon, fused=fused)
         self.generator_optimizer = torch.optim.Adam(
             self.generator_params, lr=s.learning_rate, **adam)
         self.adversary_optimizer = torch.optim.Adam(
@@ -202,12 +204,12 @@ class Adversary(nn.Module):
 class TorchNNReference(_TorchLoop):
     """The plain loop around equivalent pure `torch.nn` networks."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, fused=None):
         torch.manual_seed(settings.seed)
         self.encoder, self.decoder = Encoder(settings), decoder(settings)
         self.adversary_net = Adversary(settings)
         generator = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        super().__init__(generator, self.adversary_net.parameters(), settings)
+        super().__init__(generator, self.adversary_net.parameters(), settings, fused)
 
     def encode(self, x, eps):
         return self.encoder(x, eps)

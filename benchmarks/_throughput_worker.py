@@ -23,7 +23,8 @@ Variants:
   per-step health check has to do at least);
 - `ref`: the hand-written step (JAX: jitted `stateless_call` step; torch:
   a plain loop over the model's Keras networks);
-- `ref_nn`: (torch) a plain loop over equivalent `torch.nn` networks.
+- `ref_nn`: (torch) a plain loop over equivalent `torch.nn` networks;
+- `ref_nn_fused`: (torch) the same with `torch.optim.Adam(fused=True)`.
 """
 
 import functools
@@ -98,10 +99,10 @@ class Worker:
             from _reference_torch import TorchKerasReference
 
             reference = TorchKerasReference(build_model(s), s)
-        elif name == "ref_nn" and self.backend == "torch":
+        elif name in ("ref_nn", "ref_nn_fused") and self.backend == "torch":
             from _reference_torch import TorchNNReference
 
-            reference = TorchNNReference(s)
+            reference = TorchNNReference(s, fused=(name == "ref_nn_fused") or None)
         else:
             raise ValueError(f"No variant {name!r} on {self.backend}.")
         return lambda: reference.run_epoch(self.x)

@@ -23,12 +23,20 @@ the same round.
 
 The configuration is `examples/mnist.py --quick`'s (see
 `_throughput_setup.py`); `--paper` uses the paper's 4 x 1024 adversary.
+The conv decoder has 8 base filters by default instead of the paper's 32
+(with 32, XLA's CPU transposed convolutions make one JAX step ~40 s).
+PyTorch runs with one intra-op thread by default (`--torch-threads`), in
+`fit` and in the references alike: on a loaded 2-core machine two threads
+made rounds vary tenfold.
 
 Usage (from the repository root):
 
-    python benchmarks/train_throughput.py --quick          # ~5 minutes
-    python benchmarks/train_throughput.py --rounds 7       # fuller run
-    python benchmarks/train_throughput.py --backends jax --architectures mlp
+    python benchmarks/train_throughput.py --quick          # minutes on an idle 2-core CPU
+    python benchmarks/train_throughput.py                  # 5 rounds, longer epochs
+    python benchmarks/train_throughput.py --backends jax --architectures mlp \
+        --variants fit fit_bare ref --rounds 7 --output results.json
+
+No test times anything; this script is run by hand.
 """
 
 import argparse
@@ -51,10 +59,12 @@ VARIANTS = {
     "torch": ("fit", "fit_off", "fit_bare", "ref", "ref_nn"),
     "tensorflow": ("fit", "fit_off", "fit_bare"),
 }
-OPTIONAL = ("fit_nocb", "fit_logs")
-REFERENCES = {"jax": ("ref",), "torch": ("ref", "ref_nn"), "tensorflow": ()}
+OPTIONAL = {"jax": ("fit_nocb", "fit_logs"),
+            "torch": ("fit_nocb", "fit_logs", "ref_nn_fused"),
+            "tensorflow": ("fit_nocb", "fit_logs")}
+REFERENCES = {"jax": ("ref",), "torch": ("ref", "ref_nn", "ref_nn_fused"), "tensorflow": ()}
 # Steps per round: a conv step costs ~15x an MLP step on a 2-core CPU.
-STEPS = {"quick": {"mlp": 20, "conv": 4}, "full": {"mlp": 50, "conv": 10}}
+STEPS = {"quick": {"mlp": 20, "conv": 3}, "full": {"mlp": 50, "conv": 8}}
 
 
 def parse_args(argv=None):
@@ -64,14 +74,15 @@ def parse_args(argv=None):
     p.add_argument("--backends", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--variants", nargs="+", default=None,
                    help="variants to run (default: fit fit_off fit_bare ref ref_nn; "
-                        "also fit_nocb, fit_logs; see _throughput_worker.py)")
+                        "also fit_nocb, fit_logs, ref_nn_fused; see _throughput_worker.py)")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds (5; 3 with --quick)")
     p.add_argument("--steps", type=int, default=None,
                    help="steps per round (default per architecture: "
                         f"{STEPS['full']}; --quick {STEPS['quick']})")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--decoder-filters", type=int, default=None,
-                   help="conv decoder base filters (32, the paper's; 8 with --quick)")
+    p.add_argument("--decoder-filters", type=int, default=8,
+                   help="conv decoder base filters (default 8; the paper's 32 makes "
+                        "one JAX step take ~40 s on a 2-core CPU)")
     p.add_argument("--paper", action="store_true",
                    help="the paper's 4 x 1024 adversary without the log-prior trick")
     p.add_argument("--torch-threads", type=int, default=1,
@@ -87,7 +98,7 @@ def parse_args(argv=None):
 
 def settings_for(args, architecture):
     mode = "quick" if args.quick else "full"
-    filters = args.decoder_filters or (8 if args.quick else 32)
+    filters = args.decoder_filters
     s = Settings(architecture=architecture, batch_size=args.batch_size,
                  steps=args.steps or STEPS[mode][architecture], decoder_filters=filters)
     if args.paper:
@@ -136,7 +147,7 @@ def benchmark(args, architecture):
     workers, order = {}, []
     try:
         for backend in args.backends:
-            variants = [v for v in VARIANTS[backend] + OPTIONAL
+            variants = [v for v in VARIANTS[backend] + OPTIONAL[backend]
                         if (v in args.variants if args.variants else v in VARIANTS[backend])]
             if not variants:
                 continue

@@ -19,6 +19,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_avb.utils import validation
+
 MNIST_FILE = "mnist.npz"
 BINARIZED_MNIST_FILE = "binarized_mnist.npz"
 BINARIZED_MNIST_URL = (
@@ -114,9 +116,7 @@ class DynamicBinarization(keras.utils.PyDataset):
             raise ValueError(
                 f"`x` and `y` have {len(self.x)} and {len(self.y)} examples."
             )
-        if int(batch_size) < 1:
-            raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
-        self.batch_size = int(batch_size)
+        self.batch_size = validation.check_int(batch_size, "batch_size", minimum=1)
         self.shuffle = bool(shuffle)
         self.seed = 0 if seed is None else int(seed)
         self.epoch = 0

@@ -54,6 +54,7 @@ from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.evaluation import backend
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
+from keras_avb.utils import validation
 
 METHODS = ("keras", "tfp")
 ADAPTATIONS = ("pilot", "chain")
@@ -132,20 +133,20 @@ def ais_log_likelihood(
     >>> est.log_likelihood.shape, est.log_weights.shape
     ((4,), (4, 3))
     """
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}. Received: {method!r}")
-    if int(num_steps) < 1:
-        raise ValueError(f"`num_steps` must be >= 1. Received: {num_steps}")
-    if int(num_chains) < 1:
-        raise ValueError(f"`num_chains` must be >= 1. Received: {num_chains}")
-    if int(num_leapfrog_steps) < 1:
-        raise ValueError(
-            f"`num_leapfrog_steps` must be >= 1. Received: {num_leapfrog_steps}"
-        )
-    if not float(step_size) > 0:
-        raise ValueError(f"`step_size` must be positive. Received: {step_size}")
+    validation.check_choice(method, "method", METHODS)
+    validation.check_int(num_steps, "num_steps", minimum=1)
+    validation.check_int(num_chains, "num_chains", minimum=1)
+    validation.check_int(num_leapfrog_steps, "num_leapfrog_steps", minimum=1)
+    validation.check_int(batch_size, "batch_size", minimum=1)
+    validation.check_float(step_size, "step_size", minimum=0.0, exclusive=True)
+    validation.check_seed(seed)
     if target_accept is not None:
-        low, high = (float(v) for v in target_accept)
+        if not isinstance(target_accept, (tuple, list)) or len(target_accept) != 2:
+            raise ValueError(
+                "`target_accept` must be None or a pair (low, high). "
+                f"Received: {target_accept!r}"
+            )
+        low, high = (validation.check_float(v, "target_accept") for v in target_accept)
         if not 0.0 <= low <= high <= 1.0:
             raise ValueError(
                 "`target_accept` must be (low, high) with 0 <= low <= high <= 1. "
@@ -155,10 +156,7 @@ def ais_log_likelihood(
         raise ValueError(
             f"`adaptation` must be one of {ADAPTATIONS}. Received: {adaptation!r}"
         )
-    if not float(adaptation_factor) >= 1.0:
-        raise ValueError(
-            f"`adaptation_factor` must be >= 1. Received: {adaptation_factor}"
-        )
+    validation.check_float(adaptation_factor, "adaptation_factor", minimum=1.0)
     if method == "tfp" and backend.tfp() is None:
         raise NotImplementedError(
             "`method='tfp'` needs a TensorFlow Probability substrate, which the "
@@ -171,6 +169,7 @@ def ais_log_likelihood(
     if initial is not None and not callable(initial):
         latent_dim = np.shape(initial[0])[-1]
     prior = estimate_lib.resolve_prior(prior, decoder, latent_dim)
+    x = validation.check_evaluation_data(decoder, likelihood, prior.latent_dim, x)
     config = _Config(
         num_steps=int(num_steps),
         num_chains=int(num_chains),

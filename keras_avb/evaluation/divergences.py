@@ -2,6 +2,19 @@
 
 import numpy as np
 
+from keras_avb.utils import validation
+
+
+def _real_samples(samples, name):
+    """`samples` as a float64 NumPy array, after checking its dtype."""
+    if samples is None:
+        raise ValueError(f"`{name}` is None: pass an array of samples.")
+    array = np.asarray(
+        samples.detach().cpu().numpy() if hasattr(samples, "detach") else samples
+    )
+    validation.check_dtype(array, name)
+    return array.astype("float64")
+
 
 def kl_divergence_knn(samples_p, samples_q, k=1):
     """Estimates KL(p || q) from samples by k-nearest-neighbour distances.
@@ -41,8 +54,11 @@ def kl_divergence_knn(samples_p, samples_q, k=1):
     """
     from scipy.spatial import cKDTree
 
-    p = np.asarray(samples_p, dtype="float64")
-    q = np.asarray(samples_q, dtype="float64")
+    k = validation.check_int(k, "k", minimum=1)
+    p, q = (
+        _real_samples(samples, name)
+        for samples, name in ((samples_p, "samples_p"), (samples_q, "samples_q"))
+    )
     if p.ndim == 1:
         p = p[:, None]
     if q.ndim == 1:
@@ -52,7 +68,6 @@ def kl_divergence_knn(samples_p, samples_q, k=1):
             "`samples_p` and `samples_q` must be arrays of shape (n, d) and "
             f"(m, d) with the same d; got {p.shape} and {q.shape}."
         )
-    k = int(k)
     n, d = p.shape
     m = q.shape[0]
     if k < 1 or n < k + 1 or m < k:
@@ -60,8 +75,8 @@ def kl_divergence_knn(samples_p, samples_q, k=1):
             f"Need k >= 1, at least k + 1 samples of p and k samples of q; "
             f"got k={k}, {n} and {m}."
         )
-    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(q))):
-        raise ValueError("The samples contain NaN or infinite values.")
+    for samples, name in ((p, "samples_p"), (q, "samples_q")):
+        validation.check_values(samples, name)
     # k + 1 neighbours within p: the first is the point itself.
     rho = cKDTree(p).query(p, k=k + 1)[0][:, k]
     nu = cKDTree(q).query(p, k=k)[0]

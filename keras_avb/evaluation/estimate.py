@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 
 from keras_avb.distributions import priors as priors_lib
+from keras_avb.utils import validation
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -200,8 +201,7 @@ def gaussian_moments(moments, x_chunk, start, stop, latent_dim, name):
             f"`{name}` must give a mean and a variance of shape {expected} "
             f"for these examples; got {mean.shape} and {variance.shape}."
         )
-    if not np.all(variance > 0):
-        raise ValueError(f"The variances of `{name}` must be positive.")
+    validation.check_gaussian(mean, variance, name)
     return mean, variance
 
 

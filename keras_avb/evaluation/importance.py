@@ -22,6 +22,7 @@ from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.evaluation import backend
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
+from keras_avb.utils import validation
 
 
 def importance_log_likelihood(
@@ -76,15 +77,17 @@ def importance_log_likelihood(
     >>> est.log_likelihood.shape, bool(np.all(est.effective_sample_size <= 64))
     ((4,), True)
     """
-    if int(num_samples) < 1:
-        raise ValueError(f"`num_samples` must be >= 1. Received: {num_samples}")
-    num_samples = int(num_samples)
+    num_samples = validation.check_int(num_samples, "num_samples", minimum=1)
+    validation.check_int(batch_size, "batch_size", minimum=1)
+    validation.check_int(samples_per_batch, "samples_per_batch", minimum=1, allow_none=True)
+    validation.check_seed(seed)
     x = estimate_lib.to_numpy(x)
     likelihood = likelihoods_lib.get(likelihood)
     latent_dim = None
     if proposal is not None and not callable(proposal):
         latent_dim = np.shape(proposal[0])[-1]
     prior = estimate_lib.resolve_prior(prior, decoder, latent_dim)
+    x = validation.check_evaluation_data(decoder, likelihood, prior.latent_dim, x)
     num_examples = x.shape[0]
     spans = estimate_lib.chunks(num_examples, min(int(batch_size), num_examples))
     chunk_size = spans[0][1] - spans[0][0]

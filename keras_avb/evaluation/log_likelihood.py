@@ -6,6 +6,7 @@ from keras import ops
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.ais import ais_log_likelihood
 from keras_avb.evaluation.importance import importance_log_likelihood
+from keras_avb.utils import validation
 
 METHODS = ("ais", "importance")
 
@@ -38,7 +39,8 @@ def posterior_moments(model, x, batch_size=1000):
     ((4, 2), True)
     """
     kind = _model_kind(model)
-    x = np.asarray(x)
+    x = validation.check_examples(x, name="x", data_shape=model.data_shape)
+    validation.check_int(batch_size, "batch_size", minimum=1)
     if x.shape[0] == 0:
         return _chunk_moments(model, kind, x)
     means, variances = [], []
@@ -57,7 +59,18 @@ def _chunk_moments(model, kind, x):
             ops.convert_to_numpy(mean).astype("float32"),
             np.exp(ops.convert_to_numpy(log_variance).astype("float32")),
         )
-    _, mean, variance = model.posterior(x, training=False)
+    rows = int(x.shape[0])
+    if validation.uses_batch_moments(model) and rows < model.moment_samples:
+        # The encoder estimates the moments from the batch's noise draws: a
+        # chunk of one example would give variance 0. Repeat the chunk so
+        # that at least `moment_samples` draws enter the estimate.
+        repeats = -(-model.moment_samples // rows)
+        x_rep = ops.tile(x, (repeats,) + (1,) * (len(x.shape) - 1))
+        _, mean, variance = model.posterior(x_rep, training=False)
+        if mean is not None:
+            mean, variance = mean[:rows], variance[:rows]
+    else:
+        _, mean, variance = model.posterior(x, training=False)
     if mean is None:
         draws = np.stack(
             [ops.convert_to_numpy(model.encode(x)) for _ in range(model.moment_samples)]
@@ -112,6 +125,9 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
             "The model is not built: fit it or call it on data first, so that "
             "its data shape and prior are known."
         )
+    validation.check_examples(
+        x, name="x", data_shape=model.data_shape, likelihood=model.likelihood
+    )
     moments = None
     if use_posterior:
         def moments(x_chunk):

@@ -18,6 +18,7 @@ from keras import ops
 
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.distributions import priors as priors_lib
+from keras_avb.utils import validation
 
 
 def _latent_dim_of(decoder):
@@ -99,7 +100,12 @@ def quadrature_log_likelihood(
     array([-2.7726, -2.7726, -2.7726, -2.7726], dtype=float32)
     """
     if x is None:
-        raise ValueError("Pass the data `x` whose log-likelihood to compute.")
+        raise ValueError("`x` is None: pass the data whose log-likelihood to compute.")
+    num_points = validation.check_int(num_points, "num_points", minimum=1)
+    limit = validation.check_float(limit, "limit", minimum=0.0, exclusive=True)
+    grid_batch_size = validation.check_int(grid_batch_size, "grid_batch_size", minimum=1)
+    data_batch_size = validation.check_int(data_batch_size, "data_batch_size", minimum=1)
+    validation.check_callable(decoder, "decoder")
     likelihood = likelihoods_lib.get(likelihood)
     if prior is None:
         latent_dim = _latent_dim_of(decoder)
@@ -111,15 +117,12 @@ def quadrature_log_likelihood(
     else:
         prior = priors_lib.get(prior)
     latent_dim = prior.latent_dim
-    if int(num_points) ** latent_dim > 10**8:
+    if num_points**latent_dim > 10**8:
         raise ValueError(
             f"A grid of {num_points} points per axis in {latent_dim} dimensions "
             "is too large; quadrature is meant for 1 or 2 latent dimensions."
         )
-    grid_batch_size = int(grid_batch_size)
-    data_batch_size = int(data_batch_size)
-    if grid_batch_size < 1 or data_batch_size < 1:
-        raise ValueError("The batch sizes must be positive.")
+    x = validation.check_evaluation_data(decoder, likelihood, latent_dim, x)
 
     points, log_volume = latent_grid(latent_dim, num_points, limit)
     num_grid = int(ops.shape(points)[0])

@@ -24,7 +24,11 @@ from pathlib import Path
 
 import keras
 
+from keras_avb.utils import validation
+
 DECODE = "decode"
+#: The oldest opset `torch.onnx.export` writes.
+MIN_ONNX_OPSET = 7
 SAMPLE = "sample"
 
 
@@ -157,6 +161,7 @@ def export_decoder(model, path, sample=True, format="tf_saved_model", **kwargs):
     if kwargs:
         raise TypeError(f"Unexpected arguments for a SavedModel: {sorted(kwargs)}")
     _model_parts(model)
+    path = validation.check_output_path(path, "path", directory=True)
     if sample:
         _check_prior(model)
     return _export(model, path, "tf_saved_model", "tensorflow", sample=bool(sample))
@@ -201,6 +206,10 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True):
     (5, 4)
     """
     _model_parts(model)
+    path = validation.check_output_path(path, "path", directory=False)
+    opset_version = validation.check_int(
+        opset_version, "opset_version", minimum=MIN_ONNX_OPSET
+    )
     return _export(
         model,
         path,

@@ -8,6 +8,7 @@ from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.models.latent_variable_model import LatentVariableModel
+from keras_avb.utils import validation
 
 GENERATOR = "generator"
 
@@ -81,6 +82,9 @@ class AVB(AdversarialGame, LatentVariableModel):
         "adversary_accuracy_posterior",
         "adversary_accuracy_prior",
     )
+    LOSS_METRICS = {GENERATOR: "loss", ADVERSARY: "adversary_loss"}
+    ACCURACY_METRICS = ("adversary_accuracy_posterior", "adversary_accuracy_prior")
+    KL_METRIC = "kl"
     PLAYER = GENERATOR
     DEFAULT_LEARNING_RATES = (5e-5, 1e-4)
 
@@ -108,13 +112,10 @@ class AVB(AdversarialGame, LatentVariableModel):
             seed=seed,
             **kwargs,
         )
-        for label, network in (("encoder", encoder), ("adversary", adversary)):
-            if not callable(network):
-                raise ValueError(
-                    f"`{label}` must be a Keras layer or model. Received: {network!r}"
-                )
-        if int(moment_samples) < 2:
-            raise ValueError(f"`moment_samples` must be >= 2. Received: {moment_samples}")
+        validation.check_callable(encoder, "encoder")
+        validation.check_callable(adversary, "adversary")
+        validation.check_int(moment_samples, "moment_samples", minimum=2)
+        validation.check_float(contrast_epsilon, "contrast_epsilon", minimum=0.0)
         self.encoder = encoder
         self.adversary = adversary
         self.adaptive_contrast = bool(adaptive_contrast)
@@ -131,7 +132,17 @@ class AVB(AdversarialGame, LatentVariableModel):
     @staticmethod
     def _infer_noise_shape(encoder, noise_shape):
         if noise_shape is not None:
-            return tuple(int(d) for d in noise_shape)
+            if validation._is_int(noise_shape):
+                noise_shape = (noise_shape,)
+            if not isinstance(noise_shape, (tuple, list)) or not noise_shape:
+                raise ValueError(
+                    "`noise_shape` must be a tuple of positive integers. "
+                    f"Received: {noise_shape!r}"
+                )
+            return tuple(
+                validation.check_int(d, "noise_shape entries", minimum=1)
+                for d in noise_shape
+            )
         if getattr(encoder, "noise_shape", None) is not None:
             return tuple(encoder.noise_shape)
         inputs = getattr(encoder, "inputs", None)
@@ -223,11 +234,6 @@ class AVB(AdversarialGame, LatentVariableModel):
         z_all = self.encoder([tiled, eps], training=training)
         z_all = ops.reshape(z_all, (draws, batch_size, -1))
         return z_all[0], ops.mean(z_all, axis=0), ops.var(z_all, axis=0)
-
-    def encode(self, x, training=False):
-        """One posterior sample `z ~ q(z|x)` per example."""
-        x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
-        return self.posterior(x, training=training)[0]
 
     def compute_losses(self, x, players, training):
         """Both players' losses and the metric values, with `keras.ops` only.

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_avb.callbacks import health
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.distributions import priors as priors_lib
 from keras_avb.models.adversarial_game import TrackedMetrics
@@ -21,6 +22,11 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     """
 
     METRIC_NAMES = ()
+    #: What `keras_avb.callbacks.TrainingMonitor` watches: each player's loss
+    #: metric, the adversary's accuracies and the KL estimate.
+    LOSS_METRICS = {}
+    ACCURACY_METRICS = ()
+    KL_METRIC = None
     #: True if `model.optimizer` only holds the players' optimizers, so the
     #: training step must advance `model.optimizer.iterations` itself.
     counts_own_iterations = False
@@ -35,12 +41,9 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not callable(decoder):
-            raise ValueError(f"`decoder` must be a Keras layer or model. Received: {decoder!r}")
-        if int(kl_annealing_steps) < 0:
-            raise ValueError(
-                f"`kl_annealing_steps` must be >= 0. Received: {kl_annealing_steps}"
-            )
+        validation.check_callable(decoder, "decoder")
+        validation.check_int(kl_annealing_steps, "kl_annealing_steps", minimum=0)
+        validation.check_seed(seed)
         self.decoder = decoder
         self.likelihood = likelihoods_lib.get(likelihood)
         self.prior = None if prior is None else priors_lib.get(prior)
@@ -107,21 +110,37 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     # ------------------------------------------------------------------
     def decode(self, z):
         """The likelihood's mean given latent codes `z` (e.g. pixel probabilities)."""
+        if (z is None or validation.is_concrete(z)) and self.latent_dim is not None:
+            validation.check_latent_codes(z, self.latent_dim, name="z")
         return self.likelihood.mean(self.decoder(ops.convert_to_tensor(z), training=False))
 
     def sample(self, num_samples, seed=None):
         """Decodes `num_samples` draws from the prior."""
-        seed = self.seed_generator if seed is None else seed
+        num_samples = validation.check_int(num_samples, "num_samples", minimum=1)
+        seed = self.seed_generator if seed is None else validation.check_seed(seed)
         return self.decode(self.prior.sample(num_samples, seed=seed))
 
     def call(self, x, training=False):
         """Reconstructs `x`: decodes one posterior sample per example."""
-        return self.likelihood.mean(
-            self.decoder(self.encode(x, training=training), training=training)
-        )
+        if self.data_shape is not None and tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"`x` has examples of shape {tuple(x.shape[1:])}, but the model "
+                f"expects examples of shape {self.data_shape}."
+            )
+        z = self.posterior(ops.cast(x, self.compute_dtype), training=training)[0]
+        return self.likelihood.mean(self.decoder(z, training=training))
 
     def encode(self, x, training=False):
-        raise NotImplementedError
+        """One posterior sample `z ~ q(z|x)` per example."""
+        if x is None or validation.is_concrete(x):
+            validation.check_examples(x, name="x", data_shape=self.data_shape)
+        x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
+        return self.posterior(x, training=training)[0]
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict` (reconstructions), after checking `x`."""
+        validation.check_data(x, data_shape=self.data_shape, name="x")
+        return super().predict(x, *args, **kwargs)
 
     # ------------------------------------------------------------------
     # Input checks before training
@@ -132,15 +151,51 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
             data, data_shape=self.data_shape, likelihood=self.likelihood, name=name
         )
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        **kwargs,
+    ):
+        """`keras.Model.fit`, after checking the data, with a `TrainingMonitor`.
+
+        Unless `callbacks` holds a `keras_avb.callbacks.TrainingMonitor`, a
+        default one is put first: it warns about an unhealthy adversary and
+        stops training with an error naming the player and the step when a
+        loss becomes NaN or infinite.
+        """
+        validation.check_fit_arguments(
+            self,
+            x,
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            **kwargs,
+        )
         self.check_data(x, name="x")
         if validation_data is not None:
             self.check_data(validation_data, name="validation_data")
-        if self.optimizer is None:
-            raise ValueError("Call `model.compile()` before `model.fit()`.")
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+        return super().fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=health.with_training_monitor(callbacks),
+            validation_split=validation_split,
+            validation_data=validation_data,
+            **kwargs,
+        )
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        validation.check_evaluate_arguments(self, x, args, kwargs)
         self.check_data(x, name="x")
         return super().evaluate(x, y, *args, **kwargs)
 

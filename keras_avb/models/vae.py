@@ -6,6 +6,7 @@ from keras import ops
 from keras_avb.distributions.priors import LOG_2PI
 from keras_avb.distributions.priors import StandardNormal
 from keras_avb.models.latent_variable_model import LatentVariableModel
+from keras_avb.utils import validation
 
 MODEL = "model"
 
@@ -44,6 +45,7 @@ class VAE(LatentVariableModel):
     """
 
     METRIC_NAMES = ("loss", "elbo", "kl", "reconstruction_error")
+    LOSS_METRICS = {MODEL: "loss"}
 
     def __init__(
         self,
@@ -63,8 +65,7 @@ class VAE(LatentVariableModel):
             seed=seed,
             **kwargs,
         )
-        if not callable(encoder):
-            raise ValueError(f"`encoder` must be a Keras layer or model. Received: {encoder!r}")
+        validation.check_callable(encoder, "encoder")
         self.encoder = encoder
         inputs = getattr(encoder, "inputs", None)
         if inputs and None not in tuple(inputs[0].shape[1:]):
@@ -94,6 +95,15 @@ class VAE(LatentVariableModel):
         self._build_decoder(mean, data_shape)
         self.data_shape = data_shape
 
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`; the VAE computes its own loss, so no `loss`."""
+        loss = kwargs.get("loss", args[1] if len(args) > 1 else None)
+        if loss is not None:
+            raise ValueError(
+                "VAE computes its own loss (minus the ELBO); do not pass `loss`."
+            )
+        return super().compile(*args, **kwargs)
+
     def players(self):
         return {MODEL: (self.trainable_variables, self.optimizer)}
 
@@ -108,10 +118,6 @@ class VAE(LatentVariableModel):
         log_variance = ops.cast(log_variance, "float32")
         eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_variance) * eps, mean, log_variance
-
-    def encode(self, x, training=False):
-        x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
-        return self.posterior(x, training=training)[0]
 
     def compute_losses(self, x, players, training):
         x = ops.cast(x, self.compute_dtype)

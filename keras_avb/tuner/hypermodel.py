@@ -5,13 +5,24 @@ import math
 import keras
 import keras_tuner
 
+from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.layers import BasisNoiseEncoder
 from keras_avb.layers import ResidualAdversary
 from keras_avb.models import AVB
+from keras_avb.utils import validation
 
 #: The tuners' objective: the validation ELBO (a lower bound on
 #: log p(x)), to be maximised.
 OBJECTIVE = keras_tuner.Objective("val_elbo", direction="max")
+
+
+def _ints(values, name, minimum, allow_empty=False):
+    """A tuple of integers >= `minimum`, or `ValueError` naming `name`."""
+    if not isinstance(values, (tuple, list)):
+        raise ValueError(f"`{name}` must be a tuple or list of integers. Received: {values!r}")
+    if not values and not allow_empty:
+        raise ValueError(f"`{name}` needs at least one value.")
+    return tuple(validation.check_int(v, f"{name} entries", minimum=minimum) for v in values)
 
 
 class AVBHyperModel(keras_tuner.HyperModel):
@@ -95,16 +106,27 @@ class AVBHyperModel(keras_tuner.HyperModel):
         tunable=True,
     ):
         super().__init__(name=name, tunable=tunable)
-        if isinstance(data_shape, int):
+        if validation._is_int(data_shape):
             data_shape = (data_shape,)
-        self.data_shape = tuple(int(d) for d in data_shape)
-        self.latent_dims = [int(d) for d in latent_dims]
-        self.num_bases = [int(m) for m in num_bases]
-        self.learning_rate_range = tuple(float(r) for r in learning_rate_range)
-        self.adversary_learning_rate_range = tuple(
-            float(r) for r in adversary_learning_rate_range
+        self.data_shape = _ints(data_shape, "data_shape", minimum=1)
+        self.latent_dims = list(_ints(latent_dims, "latent_dims", minimum=1))
+        self.num_bases = list(_ints(num_bases, "num_bases", minimum=1))
+        for label, rates in (
+            ("learning_rate_range", learning_rate_range),
+            ("adversary_learning_rate_range", adversary_learning_rate_range),
+        ):
+            if not isinstance(rates, (tuple, list)) or len(rates) != 2:
+                raise ValueError(
+                    f"`{label}` must be a pair (min, max). Received: {rates!r}"
+                )
+        self.learning_rate_range = tuple(
+            validation.check_float(r, "learning_rate_range") for r in learning_rate_range
         )
-        self.adversary_steps = [int(k) for k in adversary_steps]
+        self.adversary_learning_rate_range = tuple(
+            validation.check_float(r, "adversary_learning_rate_range")
+            for r in adversary_learning_rate_range
+        )
+        self.adversary_steps = list(_ints(adversary_steps, "adversary_steps", minimum=0))
         self.adaptive_contrast = [bool(a) for a in adaptive_contrast]
         for label, values in (
             ("latent_dims", self.latent_dims),
@@ -122,15 +144,22 @@ class AVBHyperModel(keras_tuner.HyperModel):
         ):
             if not 0 < low <= high:
                 raise ValueError(f"`{label}` must be (min, max) with 0 < min <= max.")
-        self.hidden_units = int(hidden_units)
-        self.hidden_layers = int(hidden_layers)
-        self.noise_dim = int(noise_dim)
-        self.noise_units = tuple(int(u) for u in noise_units)
-        self.adversary_units = int(adversary_units)
-        self.adversary_blocks = int(adversary_blocks)
+        self.hidden_units = validation.check_int(hidden_units, "hidden_units", minimum=1)
+        self.hidden_layers = validation.check_int(hidden_layers, "hidden_layers", minimum=0)
+        self.noise_dim = validation.check_int(noise_dim, "noise_dim", minimum=1)
+        self.noise_units = _ints(noise_units, "noise_units", minimum=1, allow_empty=True)
+        self.adversary_units = validation.check_int(
+            adversary_units, "adversary_units", minimum=1
+        )
+        self.adversary_blocks = validation.check_int(
+            adversary_blocks, "adversary_blocks", minimum=0
+        )
+        likelihoods_lib.get(likelihood)
         self.likelihood = likelihood
-        self.kl_annealing_steps = int(kl_annealing_steps)
-        self.seed = seed
+        self.kl_annealing_steps = validation.check_int(
+            kl_annealing_steps, "kl_annealing_steps", minimum=0
+        )
+        self.seed = validation.check_int(seed, "seed", minimum=0, allow_none=True)
 
     # ------------------------------------------------------------------
     @staticmethod

@@ -5,6 +5,7 @@ import time
 import keras
 import numpy as np
 
+from keras_avb.utils import validation
 from keras_avb.vi import hmc as hmc_lib
 from keras_avb.vi import targets as targets_lib
 from keras_avb.vi.gaussian import GaussianVI
@@ -234,12 +235,17 @@ def fit_posterior(
         if not callable(callback):
             raise ValueError(f"`callback` must be callable. Received: {callback!r}")
         _check_steps(callback_every, "callback_every")
-    if learning_rate is not None and not float(learning_rate) > 0:
-        raise ValueError(f"`learning_rate` must be > 0. Received: {learning_rate!r}")
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"`seed` must be an integer or None. Received: {seed!r}")
-        seed = int(seed)
+    validation.check_float(
+        learning_rate, "learning_rate", minimum=0.0, exclusive=True, allow_none=True
+    )
+    seed = validation.check_int(seed, "seed", minimum=0, allow_none=True)
+    for name in ("reference_scale", "step_size"):
+        if name in options:
+            validation.check_float(options[name], name, minimum=0.0, exclusive=True)
+    if "contrast_epsilon" in options:
+        validation.check_float(options["contrast_epsilon"], "contrast_epsilon", minimum=0.0)
+    if "noise_dim" in options:
+        validation.check_int(options["noise_dim"], "noise_dim", minimum=1, allow_none=True)
     targets_lib.check_target(log_prob_fn, event_size)
 
     if method == "hmc":

@@ -13,6 +13,8 @@ import importlib
 import keras
 import numpy as np
 
+from keras_avb.utils import validation
+
 IMPLEMENTATIONS = ("auto", "tfp", "numpy")
 
 
@@ -92,8 +94,11 @@ def run_hmc(
     ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {value!r}")
-    if not float(step_size) > 0:
-        raise ValueError(f"`step_size` must be > 0. Received: {step_size!r}")
+    validation.check_float(step_size, "step_size", minimum=0.0, exclusive=True)
+    validation.check_float(
+        target_accept_prob, "target_accept_prob", minimum=0.0, maximum=1.0, exclusive=True
+    )
+    validation.check_int(seed, "seed", minimum=0)
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(
             f"`implementation` must be one of {IMPLEMENTATIONS}. Received: {implementation!r}"
@@ -106,7 +111,9 @@ def run_hmc(
         )
     if initial_state is None:
         initial_state = np.random.default_rng(seed).normal(size=(num_chains, event_size))
-    initial_state = np.asarray(initial_state, "float32")
+    initial_state = validation.check_examples(
+        initial_state, "initial_state", data_shape=(event_size,)
+    ).astype("float32")
     if initial_state.shape != (num_chains, event_size):
         raise ValueError(
             f"`initial_state` must have shape {(num_chains, event_size)}; got "

@@ -160,11 +160,17 @@ def check_target(log_prob_fn, event_size, batch=3):
         raise ValueError(
             f"`target_log_prob_fn` must return floats; it returned {value.dtype}."
         )
-    if np.any(np.isnan(value)):
+    if np.any(np.isnan(value)) or np.all(np.isneginf(value)):
         raise ValueError(
-            "`target_log_prob_fn` returned NaN at standard-normal points; the "
-            "samplers here work on unconstrained reals, so transform bounded "
-            "parameters (e.g. log of a scale) inside the target."
+            "`target_log_prob_fn` returned NaN (or -inf at every one of a few "
+            "standard-normal points); the samplers here work on unconstrained "
+            "reals, so transform bounded parameters (e.g. log of a scale) "
+            "inside the target."
+        )
+    if np.any(np.isposinf(value)):
+        raise ValueError(
+            "`target_log_prob_fn` returned +inf at standard-normal points; an "
+            "unnormalised log-density must be finite where it has mass."
         )
 
 
