@@ -122,7 +122,12 @@ class AVB(AdversarialGame, LatentVariableModel):
         self.adversary_steps = check_adversary_steps(adversary_steps)
         self.moment_samples = int(moment_samples)
         self.contrast_epsilon = float(contrast_epsilon)
-        self.contrast = AdaptiveContrast(self.contrast_epsilon, name="adaptive_contrast")
+        # float32 under a mixed precision policy too: log r(z|x) is added to
+        # the float32 logits and log-prior, and 1 / sqrt(v + eps) overflows
+        # float16 for small variances.
+        self.contrast = AdaptiveContrast(
+            self.contrast_epsilon, dtype="float32", name="adaptive_contrast"
+        )
         self.noise_shape = self._infer_noise_shape(encoder, noise_shape)
         self.encoder_returns_moments = None
         data_shape = _functional_input_shape(encoder)
@@ -226,14 +231,27 @@ class AVB(AdversarialGame, LatentVariableModel):
             )
             return self.encoder([x, eps], training=training), None, None
         # Black-box encoder with AC: Monte Carlo moments from several draws.
+        # The moments are constants for the gradient, so only the sample z
+        # goes through the encoder with its gradient; the other draws - 1
+        # are a stop-gradient pass. (Slicing z out of one pass over all the
+        # draws made the backward pass run over every draw: 16x the
+        # encoder's backward cost, benchmarks/step_cost.py.)
         draws = self.moment_samples
-        tiled = ops.tile(x, (draws,) + (1,) * (len(x.shape) - 1))
+        x = ops.convert_to_tensor(x)
+        tiled = ops.tile(x, (draws - 1,) + (1,) * (len(x.shape) - 1))
         eps = keras.random.normal(
-            (draws * batch_size,) + self.noise_shape, seed=self.seed_generator
+            (draws, batch_size) + self.noise_shape, seed=self.seed_generator
         )
-        z_all = self.encoder([tiled, eps], training=training)
-        z_all = ops.reshape(z_all, (draws, batch_size, -1))
-        return z_all[0], ops.mean(z_all, axis=0), ops.var(z_all, axis=0)
+        z = self.encoder([x, eps[0]], training=training)
+        others = self.encoder(
+            [tiled, ops.reshape(eps[1:], (-1,) + self.noise_shape)], training=training
+        )
+        z_all = ops.concatenate(
+            [ops.expand_dims(z, 0), ops.reshape(others, (draws - 1, batch_size, -1))],
+            axis=0,
+        )
+        z_all = ops.stop_gradient(z_all)
+        return z, ops.mean(z_all, axis=0), ops.var(z_all, axis=0)
 
     def compute_losses(self, x, players, training):
         """Both players' losses and the metric values, with `keras.ops` only.

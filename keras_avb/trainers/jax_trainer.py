@@ -1,5 +1,8 @@
 import jax
+import jax.numpy as jnp
 from keras import StatelessScope
+
+from keras_avb.trainers import loss_scaling
 
 from keras_avb.trainers.stateful_trainer import unpack_x
 
@@ -37,22 +40,62 @@ class JAXPlayersTrainer:
         )
         players = self.players()
         position = {id(v): i for i, v in enumerate(self.trainable_variables)}
+        scaler = loss_scaling.loss_scaler(self)
+        if scaler is not None:
+            # mixed_float16: backpropagate `scale` instead of 1 (loss scaling).
+            opt_position = {id(v): i for i, v in enumerate(self.optimizer.variables)}
+            scale = optimizer_vars[opt_position[id(scaler.dynamic_scale)]]
+        grads = {}
+        for index, name in enumerate(phase):
+            seed = 1.0 if scaler is None else scale
+            cotangent = tuple(
+                jnp.full_like(l, seed) if i == index else jnp.zeros_like(l)
+                for i, l in enumerate(losses)
+            )
+            (all_grads,) = pullback(cotangent)
+            grads[name] = [all_grads[position[id(v)]] for v in players[name][0]]
+        if scaler is not None:
+            finite = jnp.all(
+                jnp.array([jnp.all(jnp.isfinite(g)) for n in phase for g in grads[n]])
+            )
+            grads = {n: [g / scale.astype(g.dtype) for g in gs] for n, gs in grads.items()}
+        old_trainable, old_optimizer_vars = trainable, optimizer_vars
         mapping = list(zip(self.trainable_variables, trainable)) + list(
             zip(self.optimizer.variables, optimizer_vars)
         )
         with StatelessScope(state_mapping=mapping) as scope:
-            for index, name in enumerate(phase):
-                cotangent = tuple(
-                    jax.numpy.ones_like(l) if i == index else jax.numpy.zeros_like(l)
-                    for i, l in enumerate(losses)
-                )
-                (all_grads,) = pullback(cotangent)
+            for name in phase:
                 variables, optimizer = players[name]
-                grads = [all_grads[position[id(v)]] for v in variables]
-                optimizer.apply(grads, variables)
+                if scaler is not None:
+                    optimizer = loss_scaling.unwrap(optimizer, scaler)
+                optimizer.apply(grads[name], variables)
         trainable = [scope.get_current_value(v) for v in self.trainable_variables]
         optimizer_vars = [scope.get_current_value(v) for v in self.optimizer.variables]
+        if scaler is not None:
+            trainable, optimizer_vars = self._select_finite_update(
+                scaler, finite, old_trainable, trainable, old_optimizer_vars, optimizer_vars
+            )
         return trainable, non_trainable, optimizer_vars, values
+
+    def _select_finite_update(
+        self, scaler, finite, old_trainable, trainable, old_optimizer_vars, optimizer_vars
+    ):
+        """Keeps a finite phase's update, or the old state with half the scale."""
+        keep = lambda new, old: [jnp.where(finite, n, o) for n, o in zip(new, old)]  # noqa: E731
+        trainable = keep(trainable, old_trainable)
+        optimizer_vars = keep(optimizer_vars, old_optimizer_vars)
+        position = {id(v): i for i, v in enumerate(self.optimizer.variables)}
+        i_scale = position[id(scaler.dynamic_scale)]
+        i_count = position[id(scaler.step_counter)]
+        scale, count = old_optimizer_vars[i_scale], old_optimizer_vars[i_count]
+        grow = count == scaler.dynamic_growth_steps - 1
+        optimizer_vars[i_scale] = jnp.where(
+            finite, jnp.where(grow, scale * 2.0, scale), scale / 2.0
+        ).astype(scale.dtype)
+        optimizer_vars[i_count] = jnp.where(
+            finite, jnp.where(grow, 0, count + 1), 0
+        ).astype(count.dtype)
+        return trainable, optimizer_vars
 
     def _stateless_update_metrics(self, metrics_vars, values):
         mapping = list(zip(self.metrics_variables, metrics_vars))

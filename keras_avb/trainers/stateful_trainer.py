@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_avb.trainers import loss_scaling
+
 
 def unpack_x(data):
     """The data batch `x` of `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
@@ -14,8 +16,15 @@ class StatefulPlayersTrainer:
 
     Subclasses implement `player_gradients(x, phase)`, returning
     `(values, grads)` with `grads[name]` aligned with that player's
-    variables.
+    variables, taken of `self.scale_losses(losses)`.
     """
+
+    def scale_losses(self, losses):
+        """Multiplies the losses by the dynamic loss scale under mixed_float16."""
+        scaler = loss_scaling.loss_scaler(self)
+        if scaler is None:
+            return losses
+        return {name: scaler.scale_loss(loss) for name, loss in losses.items()}
 
     def player_gradients(self, x, phase):
         raise NotImplementedError
@@ -32,12 +41,16 @@ class StatefulPlayersTrainer:
         x = unpack_x(data)
         self._build_on_first_batch(x)
         players = self.players()
+        scaler = loss_scaling.loss_scaler(self)
         values = {}
         for phase in self.update_schedule:
             phase_values, grads = self.player_gradients(x, phase)
-            for name in phase:
-                variables, optimizer = players[name]
-                optimizer.apply(grads[name], variables)
+            if scaler is None:
+                for name in phase:
+                    variables, optimizer = players[name]
+                    optimizer.apply(grads[name], variables)
+            else:
+                loss_scaling.apply_scaled_phase(phase, grads, players, scaler)
             values.update(phase_values)
         if self.counts_own_iterations:
             self.optimizer.iterations.assign_add(1)

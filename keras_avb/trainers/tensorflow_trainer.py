@@ -13,6 +13,7 @@ class TensorFlowPlayersTrainer(StatefulPlayersTrainer):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=len(phase) > 1) as tape:
             losses, values = self.compute_losses(x, phase, training=True)
+            losses = self.scale_losses(losses)
             if replicas > 1:
                 losses = {name: loss / replicas for name, loss in losses.items()}
         grads = {}

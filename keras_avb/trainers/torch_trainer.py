@@ -9,6 +9,7 @@ class TorchPlayersTrainer(StatefulPlayersTrainer):
     def player_gradients(self, x, phase):
         players = self.players()
         losses, values = self.compute_losses(x, phase, training=True)
+        losses = self.scale_losses(losses)
         grads = {}
         for index, name in enumerate(phase):
             tensors = [v.value for v in players[name][0]]

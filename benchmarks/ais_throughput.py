@@ -1,0 +1,162 @@
+"""AIS throughput on the 32-dim MNIST model, per backend and chunk size.
+
+Throughput = examples x intermediate distributions x chains per second of
+`keras_avb.evaluation.ais_log_likelihood` (HMC transitions with
+`--leapfrog` leapfrog steps each, the default pilot step-size adaptation,
+which runs one pilot chain beside every estimating chain, so the work is
+twice what the count says), for the decoder of
+`build_mnist_model("avb_ac", latent_dim=32)` (MLP, 300-300 softplus,
+784 Bernoulli logits), randomly initialised: the cost does not depend on
+the weights. AIS starts from the encoder's r(z|x) (`posterior_moments`,
+computed once, outside the timing).
+
+Implementations: `keras` (`keras.ops`; one compiled loop on JAX and
+TensorFlow, eager on PyTorch) and `tfp` (TensorFlow Probability's AIS; TF
+and JAX only, TFP has no PyTorch substrate).
+
+Side by side: one process per backend compiles every (method, chunk size)
+variant on one chunk, then runs rounds, each variant in turn (rotated
+order) on the same `--examples` test images; medians over rounds.
+
+Usage (from the repository root):
+
+    python benchmarks/ais_throughput.py --quick            # ~3-5 minutes
+    python benchmarks/ais_throughput.py --steps 100 --rounds 3
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from step_cost import machine  # noqa: E402
+
+REPO_ROOT = os.path.dirname(HERE)
+DEFAULT_DATA = os.path.join(REPO_ROOT, "..", "shared", "data", "binarized_mnist.npz")
+METHODS = {"tensorflow": ("keras", "tfp"), "jax": ("keras", "tfp"), "torch": ("keras",)}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="tensorflow,jax,torch")
+    parser.add_argument("--chunk-sizes", default="16,64", help="AIS batch_size values")
+    parser.add_argument("--examples", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=50, help="intermediate distributions")
+    parser.add_argument("--chains", type=int, default=5)
+    parser.add_argument("--leapfrog", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, default=0)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--quick", action="store_true", help="20 steps, 2 rounds")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.rounds = 20, 2
+    return args
+
+
+def worker(args):
+    import keras
+    import numpy as np
+
+    from keras_avb.architectures import build_mnist_model
+    from keras_avb.evaluation import ais_log_likelihood
+    from keras_avb.evaluation.log_likelihood import posterior_moments
+
+    backend = keras.backend.backend()
+    if backend == "torch" and args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    with np.load(args.data) as archive:
+        x = archive["test"][: args.examples].astype("float32").reshape(args.examples, -1)
+    model = build_mnist_model("avb_ac", latent_dim=32, adversary_units=64,
+                              adversary_depth=1, seed=0)
+    mean, variance = posterior_moments(model, x)
+
+    def run(method, chunk, n):
+        start = time.perf_counter()
+        estimate = ais_log_likelihood(
+            model.decoder, model.likelihood, model.prior, x[:n], initial=(mean[:n], variance[:n]),
+            num_steps=args.steps, num_chains=args.chains, num_leapfrog_steps=args.leapfrog,
+            batch_size=chunk, method=method, seed=0,
+        )
+        elapsed = time.perf_counter() - start
+        assert np.all(np.isfinite(np.asarray(estimate.log_likelihood)))
+        return elapsed
+
+    variants = [(m, int(c)) for m in METHODS[backend] for c in args.chunk_sizes.split(",")]
+    for method, chunk in variants:
+        start = time.perf_counter()
+        run(method, chunk, min(chunk, args.examples))  # compile / warm up
+        print(f"[{backend}] warmed up {method}/{chunk} in {time.perf_counter() - start:.1f} s",
+              file=sys.stderr, flush=True)
+    times = {v: [] for v in variants}
+    for r in range(args.rounds):
+        order = variants[r % len(variants):] + variants[: r % len(variants)]
+        for v in order:
+            times[v].append(run(v[0], v[1], args.examples))
+        print(f"[{backend}] round {r + 1}: " + ", ".join(
+            f"{m}/{c} {times[(m, c)][-1]:.1f} s" for m, c in variants), file=sys.stderr, flush=True)
+    work = args.examples * args.steps * args.chains
+    return {
+        "backend": backend,
+        "rows": [
+            {"method": m, "chunk": c, "seconds": statistics.median(times[(m, c)]),
+             "seconds_range": (min(times[(m, c)]), max(times[(m, c)])),
+             "throughput": work / statistics.median(times[(m, c)])}
+            for m, c in variants
+        ],
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args)), flush=True)
+        return
+    results, loads = [], []
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    for backend in args.backends.split(","):
+        loads.append(os.getloadavg())
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+        command = [sys.executable, os.path.abspath(__file__), "--worker", backend]
+        command += list(argv if argv is not None else sys.argv[1:])
+        out = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+        lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+        if out.returncode or not lines:
+            print(f"{backend}: worker failed (exit {out.returncode})", file=sys.stderr)
+            continue
+        results.append(json.loads(lines[-1][len("RESULT "):]))
+    loads.append(os.getloadavg())
+    m = machine()
+    print(f"\nstarted {started}; {m['nproc']} CPUs ({m['cpu']}); {m['platform']}")
+    print("load average (1, 5, 15 min) before each backend and at the end: "
+          + "; ".join(", ".join(f"{v:.1f}" for v in l) for l in loads))
+    print(f"{args.examples} examples x {args.steps} intermediate distributions x "
+          f"{args.chains} chains (+ {args.chains} pilot chains), {args.leapfrog} leapfrog "
+          f"steps per transition, {args.rounds} rounds\n")
+    print("| backend | method | chunk (examples) | seconds (median) | range | "
+          "examples x distributions x chains / s |")
+    print("|---|---|---|---|---|---|")
+    for res in results:
+        for row in res["rows"]:
+            lo, hi = row["seconds_range"]
+            print(f"| {res['backend']} | {row['method']} | {row['chunk']} | "
+                  f"{row['seconds']:.1f} | {lo:.1f}-{hi:.1f} | {row['throughput']:.0f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "machine": m, "started": started,
+                       "loadavg": loads, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
