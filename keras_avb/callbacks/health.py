@@ -183,7 +183,13 @@ class TrainingMonitor(keras.callbacks.Callback):
     # Keras hooks
     # ------------------------------------------------------------------
     def on_train_begin(self, logs=None):
-        self._step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        model = self.model
+        self._step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        # Read once: under JAX every `self.model` access syncs the training
+        # state into the variables, which would cost a copy per step.
+        self._loss_names = getattr(model, "LOSS_METRICS", None)
+        self._accuracy_names = tuple(getattr(model, "ACCURACY_METRICS", ()))
+        self._kl_name = getattr(model, "KL_METRIC", None)
         self._windows = {}
         self._active = set()
         self._saved_at = self._step
@@ -215,7 +221,7 @@ class TrainingMonitor(keras.callbacks.Callback):
     # Checks
     # ------------------------------------------------------------------
     def _loss_metrics(self, logs):
-        named = getattr(self.model, "LOSS_METRICS", None)
+        named = self._loss_names
         if named:
             return {player: name for player, name in named.items() if name in logs}
         return {name: name for name in logs}
@@ -256,7 +262,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             f"learning rates, clip gradients, or check the data. {kept}"
         )
         self.events.append((self._step, "nonfinite", message))
-        self.model.stop_training = True
+        self._model.stop_training = True
         if self.on_nonfinite == "raise":
             raise NonFiniteLossError(
                 message, self._step, players, self.checkpoint_path, self.last_good_step
@@ -272,7 +278,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def _check_adversary(self, logs):
         accuracies = [
-            name for name in getattr(self.model, "ACCURACY_METRICS", ()) if name in logs
+            name for name in self._accuracy_names if name in logs
         ]
         means = {name: self._windowed(name, logs) for name in accuracies}
         stuck = accuracies and all(
@@ -306,7 +312,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             )
         else:
             self._active.discard("adversary")
-        kl_name = getattr(self.model, "KL_METRIC", None)
+        kl_name = self._kl_name
         if kl_name and kl_name in logs:
             mean = self._windowed(kl_name, logs)
             if mean is not None and mean < 0.0:
@@ -351,7 +357,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         ]
 
     def _save(self):
-        if self.checkpoint_path is None or self.model.stop_training:
+        if self.checkpoint_path is None or self._model.stop_training:
             return
         sync = getattr(self.model, "jax_state_sync", None)
         if sync is not None:
@@ -389,7 +395,11 @@ def with_training_monitor(callbacks):
     else:
         callbacks = list(callbacks)
     if any(isinstance(callback, TrainingMonitor) for callback in callbacks):
-        monitors = [c for c in callbacks if isinstance(c, TrainingMonitor)]
+        # A disabled monitor is left out: any batch-end hook makes Keras
+        # fetch the logs every step.
+        monitors = [
+            c for c in callbacks if isinstance(c, TrainingMonitor) and c.enabled
+        ]
         others = [c for c in callbacks if not isinstance(c, TrainingMonitor)]
         return monitors + others
     return [TrainingMonitor()] + callbacks
