@@ -8,6 +8,7 @@ from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.models.latent_variable_model import LatentVariableModel
+from keras_avb.trainers.noise import draw_per_example
 from keras_avb.utils import validation
 
 GENERATOR = "generator"
@@ -219,17 +220,17 @@ class AVB(AdversarialGame, LatentVariableModel):
         encoder returns them nor Adaptive Contrast needs them.
         """
         batch_size = ops.shape(x)[0]
-        if self.encoder_returns_moments:
-            eps = keras.random.normal(
-                (batch_size,) + self.noise_shape, seed=self.seed_generator
+        if self.encoder_returns_moments or not self.adaptive_contrast:
+            eps = draw_per_example(
+                lambda n: keras.random.normal(
+                    (n,) + self.noise_shape, seed=self.seed_generator
+                ),
+                batch_size,
             )
-            z, mean, variance = self.encoder([x, eps], training=training)
-            return z, mean, variance
-        if not self.adaptive_contrast:
-            eps = keras.random.normal(
-                (batch_size,) + self.noise_shape, seed=self.seed_generator
-            )
-            return self.encoder([x, eps], training=training), None, None
+            outputs = self.encoder([x, eps], training=training)
+            if self.encoder_returns_moments:
+                return tuple(outputs)
+            return outputs, None, None
         # Black-box encoder with AC: Monte Carlo moments from several draws.
         # The moments are constants for the gradient, so only the sample z
         # goes through the encoder with its gradient; the other draws - 1
@@ -239,8 +240,12 @@ class AVB(AdversarialGame, LatentVariableModel):
         draws = self.moment_samples
         x = ops.convert_to_tensor(x)
         tiled = ops.tile(x, (draws - 1,) + (1,) * (len(x.shape) - 1))
-        eps = keras.random.normal(
-            (draws, batch_size) + self.noise_shape, seed=self.seed_generator
+        eps = draw_per_example(
+            lambda n: keras.random.normal(
+                (draws, n) + self.noise_shape, seed=self.seed_generator
+            ),
+            batch_size,
+            batch_axis=1,
         )
         z = self.encoder([x, eps[0]], training=training)
         others = self.encoder(
@@ -268,10 +273,17 @@ class AVB(AdversarialGame, LatentVariableModel):
         z, mean, variance = self.posterior(x, training=training)
         if self.adaptive_contrast:
             z_posterior, log_r = self.contrast([z, mean, variance])
-            z_reference = keras.random.normal(ops.shape(z), seed=self.seed_generator)
+            z_reference = draw_per_example(
+                lambda n: keras.random.normal(
+                    (n,) + tuple(z.shape[1:]), seed=self.seed_generator
+                ),
+                batch_size,
+            )
         else:
             z_posterior = z
-            z_reference = self.prior.sample(batch_size, seed=self.seed_generator)
+            z_reference = draw_per_example(
+                lambda n: self.prior.sample(n, seed=self.seed_generator), batch_size
+            )
         t_posterior = ops.reshape(
             self.adversary([x, z_posterior], training=training), (-1,)
         )
