@@ -411,8 +411,11 @@ def test_vae_rejects_bad_options_a_loss_and_bad_data():
     with pytest.raises(ValueError, match="`kl_annealing_steps`"):
         keras_avb.VAE(tiny_vae().encoder, tiny_decoder(), kl_annealing_steps=-1)
     model = tiny_vae()
-    with pytest.raises(ValueError, match="do not pass `loss`"):
-        model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match="computes its own loss.*do not pass `loss`"):
+        model.fit(four_point_data(16), verbose=0)
+    assert_not_trained(model)
+    model = tiny_vae()
     model.compile(optimizer="adam")
     for x, message in BAD_EXAMPLES[:4]:
         with pytest.raises(ValueError, match=message):

@@ -6,7 +6,6 @@ from keras import ops
 from keras_avb.distributions.priors import LOG_2PI
 from keras_avb.distributions.priors import StandardNormal
 from keras_avb.models.latent_variable_model import LatentVariableModel
-from keras_avb.trainers.noise import draw_per_example
 from keras_avb.utils import validation
 
 MODEL = "model"
@@ -96,15 +95,6 @@ class VAE(LatentVariableModel):
         self._build_decoder(mean, data_shape)
         self.data_shape = data_shape
 
-    def compile(self, *args, **kwargs):
-        """`keras.Model.compile`; the VAE computes its own loss, so no `loss`."""
-        loss = kwargs.get("loss", args[1] if len(args) > 1 else None)
-        if loss is not None:
-            raise ValueError(
-                "VAE computes its own loss (minus the ELBO); do not pass `loss`."
-            )
-        return super().compile(*args, **kwargs)
-
     def players(self):
         return {MODEL: (self.trainable_variables, self.optimizer)}
 
@@ -117,12 +107,7 @@ class VAE(LatentVariableModel):
         mean, log_variance = self.encoder(x, training=training)
         mean = ops.cast(mean, "float32")
         log_variance = ops.cast(log_variance, "float32")
-        eps = draw_per_example(
-            lambda n: keras.random.normal(
-                (n,) + tuple(mean.shape[1:]), seed=self.seed_generator
-            ),
-            ops.shape(mean)[0],
-        )
+        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_variance) * eps, mean, log_variance
 
     def compute_losses(self, x, players, training):

@@ -486,6 +486,13 @@ def check_fit_arguments(
             f"Call `model.compile()` before `model.fit()` ({type(model).__name__} "
             "has no optimizer yet)."
         )
+    if getattr(model, "loss", None) is not None:
+        # (Checked here, not in `compile`: a custom `compile` would stop Keras
+        # from compiling the model when it is loaded.)
+        raise ValueError(
+            f"{type(model).__name__} computes its own loss (minus the ELBO); do "
+            "not pass `loss` to `compile()`."
+        )
     batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     epochs = check_int(epochs, "epochs", minimum=1)
     initial_epoch = check_int(kwargs.get("initial_epoch", 0), "initial_epoch", minimum=0)
