@@ -6,6 +6,7 @@ from keras import ops
 from keras_avb.distributions.priors import LOG_2PI
 from keras_avb.distributions.priors import StandardNormal
 from keras_avb.models.latent_variable_model import LatentVariableModel
+from keras_avb.trainers.noise import draw_per_example
 from keras_avb.utils import validation
 
 MODEL = "model"
@@ -107,7 +108,12 @@ class VAE(LatentVariableModel):
         mean, log_variance = self.encoder(x, training=training)
         mean = ops.cast(mean, "float32")
         log_variance = ops.cast(log_variance, "float32")
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        eps = draw_per_example(
+            lambda n: keras.random.normal(
+                (n,) + tuple(mean.shape[1:]), seed=self.seed_generator
+            ),
+            ops.shape(mean)[0],
+        )
         return mean + ops.exp(0.5 * log_variance) * eps, mean, log_variance
 
     def compute_losses(self, x, players, training):
