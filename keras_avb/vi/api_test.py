@@ -180,9 +180,9 @@ def test_tfp_distribution_rejected_under_torch():
         (dict(adversary_steps=0), "`adversary_steps` must be None"),
         (dict(num_chains=4), r"Unknown option\(s\) \['num_chains'\] for method='avb'"),
         (dict(method="hmc", hidden_units=(4,)), r"Unknown option\(s\) \['hidden_units'\]"),
-        (dict(method="hmc", step_size=-1.0), "`step_size` must be > 0"),
+        (dict(method="hmc", step_size=-1.0), "`step_size` must be a finite number > 0"),
         (dict(callback=lambda f, s: None), "`callback_every` must be an integer"),
-        (dict(learning_rate=0.0), "`learning_rate` must be > 0"),
+        (dict(learning_rate=0.0), "`learning_rate` must be a finite number > 0"),
         (dict(seed="a"), "`seed` must be an integer"),
     ],
 )
