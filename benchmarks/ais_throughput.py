@@ -29,7 +29,6 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -37,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from step_cost import machine  # noqa: E402
+from step_cost import run_workers  # noqa: E402
 
 REPO_ROOT = os.path.dirname(HERE)
 DEFAULT_DATA = os.path.join(REPO_ROOT, "..", "shared", "data", "binarized_mnist.npz")
@@ -123,20 +123,8 @@ def main(argv=None):
     if args.worker:
         print("RESULT " + json.dumps(worker(args)), flush=True)
         return
-    results, loads = [], []
     started = datetime.datetime.now().isoformat(timespec="seconds")
-    for backend in args.backends.split(","):
-        loads.append(os.getloadavg())
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-        command = [sys.executable, os.path.abspath(__file__), "--worker", backend]
-        command += list(argv if argv is not None else sys.argv[1:])
-        out = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-        lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-        if out.returncode or not lines:
-            print(f"{backend}: worker failed (exit {out.returncode})", file=sys.stderr)
-            continue
-        results.append(json.loads(lines[-1][len("RESULT "):]))
-    loads.append(os.getloadavg())
+    results, loads = run_workers(__file__, args.backends.split(","), argv)
     m = machine()
     print(f"\nstarted {started}; {m['nproc']} CPUs ({m['cpu']}); {m['platform']}")
     print("load average (1, 5, 15 min) before each backend and at the end: "

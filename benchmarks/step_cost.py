@@ -199,18 +199,18 @@ def machine():
     return info
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    if args.worker:
-        print("RESULT " + json.dumps(worker(args)), flush=True)
-        return
+def run_workers(script, backends, argv=None):
+    """Runs `script --worker <backend> argv...` once per backend, in turn.
+
+    Returns the workers' `RESULT` JSON objects and the load averages taken
+    before each backend and at the end.
+    """
     results, loads = [], []
-    started = datetime.datetime.now().isoformat(timespec="seconds")
-    for backend in args.backends.split(","):
+    for backend in backends:
         loads.append(os.getloadavg())
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-        command = [sys.executable, os.path.abspath(__file__), "--worker", backend]
-        command += [a for a in (argv if argv is not None else sys.argv[1:])]
+        command = [sys.executable, os.path.abspath(script), "--worker", backend]
+        command += list(argv if argv is not None else sys.argv[1:])
         out = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
         if out.returncode or not lines:
@@ -218,6 +218,16 @@ def main(argv=None):
             continue
         results.append(json.loads(lines[-1][len("RESULT "):]))
     loads.append(os.getloadavg())
+    return results, loads
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args)), flush=True)
+        return
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    results, loads = run_workers(__file__, args.backends.split(","), argv)
     report(args, results, started, loads)
     if args.json:
         with open(args.json, "w") as f:

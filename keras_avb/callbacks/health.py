@@ -32,6 +32,8 @@ import warnings
 
 import keras
 
+from keras_avb.utils import validation
+
 
 class TrainingHealthWarning(RuntimeWarning):
     """Warns that the adversary or the KL estimate looks unhealthy."""
@@ -146,19 +148,13 @@ class TrainingMonitor(keras.callbacks.Callback):
         enabled=True,
     ):
         super().__init__()
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"`patience` must be an integer >= 1. Received: {patience!r}")
-        if not 0.0 <= float(tolerance) < 0.5:
+        patience = validation.check_int(patience, "patience", minimum=1)
+        validation.check_float(tolerance, "tolerance", minimum=0.0)
+        if float(tolerance) >= 0.5:
             raise ValueError(f"`tolerance` must be in [0, 0.5). Received: {tolerance!r}")
-        if checkpoint_every is not None and (
-            isinstance(checkpoint_every, bool)
-            or not isinstance(checkpoint_every, int)
-            or checkpoint_every < 1
-        ):
-            raise ValueError(
-                "`checkpoint_every` must be None (each epoch) or an integer "
-                f">= 1. Received: {checkpoint_every!r}"
-            )
+        checkpoint_every = validation.check_int(
+            checkpoint_every, "checkpoint_every", minimum=1, allow_none=True
+        )
         if checkpoint_path is not None and not str(checkpoint_path).endswith(
             (".keras", ".weights.h5")
         ):
