@@ -85,6 +85,8 @@ def parse_args(argv=None):
                         help="Adam learning rate of the encoder/decoder (the VAE's)")
     parser.add_argument("--adversary-learning-rate", type=float, default=None)
     parser.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1")
+    parser.add_argument("--lr-decay", choices=("none", "cosine"), default="none",
+                        help="decay both learning rates to 0 over the run (cosine)")
     parser.add_argument("--adversary-steps", type=int, default=0,
                         help="adversary updates per encoder/decoder update; "
                              "0 (default) for simultaneous updates")
@@ -148,7 +150,9 @@ def load_data(args):
     return train, x_test, "dynamic"
 
 
-def make_optimizer(rate, beta_1):
+def make_optimizer(rate, beta_1, decay="none", steps=None):
+    if decay == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
     return keras.optimizers.Adam(rate, beta_1=beta_1)
 
 
@@ -227,13 +231,15 @@ def main(argv=None):
     )
     if args.kl_annealing_steps:
         model.kl_annealing_steps = int(args.kl_annealing_steps)
-    optimizer = make_optimizer(args.learning_rate, args.beta_1)
+    optimizer = make_optimizer(args.learning_rate, args.beta_1, args.lr_decay, args.steps)
     if args.model == "vae":
         model.compile(optimizer=optimizer)
     else:
         model.compile(
             optimizer=optimizer,
-            adversary_optimizer=make_optimizer(args.adversary_learning_rate, args.beta_1),
+            adversary_optimizer=make_optimizer(
+                args.adversary_learning_rate, args.beta_1, args.lr_decay, args.steps
+            ),
         )
 
     steps_per_epoch = min(args.steps_per_epoch, args.steps)
@@ -306,6 +312,7 @@ def evaluate(args, model, x_test, start, history=None):
         data=os.path.basename(args.data), binarization=args.binarization,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate, adversary_learning_rate=args.adversary_learning_rate,
+        lr_decay=getattr(args, "lr_decay", "none"),
         adversary_steps=args.adversary_steps, adversary_units=args.adversary_units,
         adversary_depth=args.adversary_depth, log_prior_trick=args.log_prior_trick,
         kl_annealing_steps=args.kl_annealing_steps, eval_examples=len(x_eval),
