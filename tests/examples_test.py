@@ -1,0 +1,175 @@
+"""Smoke tests of the scripts in `examples/`: each runs end to end, with tiny
+settings, under the active Keras backend (CI runs the suite once per backend),
+and writes the files it promises.
+
+The settings prove that the scripts run, not that they reach the paper's
+numbers: a few training steps, tiny samples, few AIS steps. The MNIST scripts
+read the local `../shared/data/mnist.npz` (relative to the repository root);
+they are skipped, with the reason, when it is missing. Nothing is downloaded.
+"""
+
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+MNIST_DATA = REPO.parent / "shared" / "data" / "mnist.npz"
+BACKEND = keras.backend.backend()
+
+needs_mnist = pytest.mark.skipif(
+    not MNIST_DATA.is_file(),
+    reason=f"the MNIST examples read the local {MNIST_DATA} (never downloaded), "
+    "which is missing",
+)
+
+
+def load_example(name):
+    """Imports `examples/<name>.py` as a fresh module (examples/ is no package)."""
+    path = EXAMPLES / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"examples_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_png(path):
+    path = Path(path)
+    assert path.is_file(), f"{path.name} was not written"
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    assert path.stat().st_size > 100, f"{path.name} is (nearly) empty"
+
+
+def assert_finite(value, name):
+    assert isinstance(value, (int, float)), f"{name} = {value!r} is not a number"
+    assert math.isfinite(value), f"{name} = {value!r} is not finite"
+
+
+def printed_number(pattern, out):
+    """The float that `pattern` (with one group) captures in printed `out`."""
+    match = re.search(pattern, out)
+    assert match, f"{pattern!r} not in the output:\n{out[-2000:]}"
+    return float(match.group(1))
+
+
+def test_toy_posteriors(tmp_path, capsys):
+    load_example("toy_posteriors").main([
+        "--steps", "3", "--batch-size", "32", "--adversary-units", "8",
+        "--adversary-blocks", "1", "--num-samples", "50",
+        "--output-dir", str(tmp_path),
+    ])
+    assert_png(tmp_path / "toy_posteriors.png")
+    out = capsys.readouterr().out
+    for target in ("banana", "ring"):
+        value = printed_number(rf"{target}: .*mean log p\(samples\) = (\S+),", out)
+        assert_finite(value, f"{target} mean log p(samples)")
+
+
+def test_eight_schools(tmp_path):
+    results = load_example("eight_schools").main([
+        "--steps", "4", "--eval-every", "2", "--batch-size", "32",
+        "--num-samples", "40", "--hmc-chains", "8", "--hmc-burnin", "20",
+        "--hmc-results", "20", "--hmc-thinning", "1",
+        # One AVB and one ADVI method cover both branches of the script (the
+        # other two differ only in library options); each fit costs seconds
+        # of compilation.
+        "--methods", "avb_ac,advi_fullrank",
+        "--output-dir", str(tmp_path),
+    ])
+    for name in ("kl_vs_iterations.png", "marginals.png"):
+        assert_png(tmp_path / name)
+    with open(tmp_path / "results.json") as f:
+        saved = json.load(f)
+    assert saved["backend"] == BACKEND
+    table = saved["kl_final"]
+    assert set(table) == {"AVB + AC", "ADVI full-rank"}
+    for method, row in table.items():
+        for key, value in row.items():
+            assert_finite(value, f"{method} {key}")
+    for method, curve in saved["kl_curves"].items():
+        # One evaluation every 2 of the 4 steps.
+        assert [point[0] for point in curve] == [2, 4], method
+    assert_finite(saved["noise_floor"], "noise_floor")
+    assert 0.0 <= saved["hmc_p_tau_positive"] <= 1.0
+    assert results["kl_final"] == table
+
+
+def test_synthetic(tmp_path):
+    results = load_example("synthetic").main([
+        "--steps", "4", "--vae-steps", "4", "--steps-per-epoch", "2",
+        "--batch-size", "16", "--adversary-units", "8", "--adversary-blocks", "1",
+        "--eval-samples", "200", "--quadrature-points", "20", "--verbose", "0",
+        "--save-dir", str(tmp_path),
+    ])
+    assert_png(tmp_path / "synthetic_latents.png")
+    for name in ("avb", "vae"):
+        assert (tmp_path / f"{name}.keras").stat().st_size > 0
+    with open(tmp_path / "results.json") as f:
+        saved = json.load(f)
+    assert saved["backend"] == BACKEND
+    assert set(saved["results"]) == {"avb", "vae"}
+    for name, row in saved["results"].items():
+        for key in ("log_likelihood", "reconstruction_error", "elbo", "kl",
+                    "kl_aggregated_posterior"):
+            assert_finite(row[key], f"{name} {key}")
+        # log p(x) of a discrete distribution over 4 points.
+        assert row["log_likelihood"] <= 0.0
+        assert row["train_steps"] == 4
+    assert results["avb"]["elbo"] == saved["results"]["avb"]["elbo"]
+
+
+@needs_mnist
+def test_mnist(tmp_path):
+    results = load_example("mnist").main([
+        "--model", "avb_ac", "--latent-dim", "2", "--steps", "3",
+        "--steps-per-epoch", "3", "--batch-size", "16",
+        "--adversary-units", "8", "--adversary-depth", "1",
+        "--eval-examples", "8", "--ais-steps", "3", "--ais-chains", "2",
+        "--ais-batch-size", "8", "--data", str(MNIST_DATA), "--verbose", "0",
+        "--save-dir", str(tmp_path),
+    ])
+    for name in ("samples.png", "reconstructions.png"):
+        assert_png(tmp_path / name)
+    assert (tmp_path / "avb_ac_2d_mlp.keras").stat().st_size > 0
+    log_px = np.load(tmp_path / "ais_log_px_8.npy")
+    assert log_px.shape == (8,) and np.all(np.isfinite(log_px))
+    with open(tmp_path / "results.json") as f:
+        saved = json.load(f)
+    assert saved["backend"] == BACKEND
+    assert saved["steps"] == 3 and saved["eval_examples"] == 8
+    for key in ("elbo", "ais", "ais_standard_error"):
+        assert_finite(saved[key], key)
+        assert saved[key] == results[key]
+    # Log-likelihoods of binary 784-pixel images are negative.
+    assert saved["elbo"] < 0.0 and saved["ais"] < 0.0
+
+
+@needs_mnist
+# KerasTuner reloads the best model without its optimizer state, which the
+# evaluation does not need.
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_tune(tmp_path, capsys):
+    # Not --quick, which fixes 2 trials on 4000 images (about 40 s under JAX
+    # on 2 CPU cores): one trial of the default search space on 2 batches
+    # runs the same search, reload and evaluation.
+    load_example("tune").main([
+        "--max-trials", "1", "--epochs", "1", "--train-size", "256",
+        "--val-size", "128", "--data", str(MNIST_DATA), "--directory", str(tmp_path),
+    ])
+    out = capsys.readouterr().out
+    elbo = printed_number(r"Best model on the validation set: ELBO (\S+),", out)
+    assert_finite(elbo, "validation ELBO")
+    trials = sorted((tmp_path / "avb_mnist").glob("trial_*/trial.json"))
+    assert len(trials) == 1
+    for path in trials:
+        with open(path) as f:
+            trial = json.load(f)
+        assert trial["status"] == "COMPLETED", trial["status"]
+        assert_finite(trial["score"], f"{path.parent.name} score")
