@@ -92,6 +92,10 @@ def parse_args(argv=None):
                              "0 (default) for simultaneous updates")
     parser.add_argument("--adversary-units", type=int, default=None)
     parser.add_argument("--adversary-depth", type=int, default=None)
+    parser.add_argument("--contrast-covariance", choices=("diagonal", "full"),
+                        default="diagonal",
+                        help="avb_ac: normalise z by q(z|x)'s variances (the paper) or "
+                             "whiten it with its full covariance")
     parser.add_argument("--log-prior-trick", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="add 0.5 * sum(z^2) to the adversary's output "
@@ -227,6 +231,7 @@ def main(argv=None):
         adversary_depth=args.adversary_depth,
         adversary_steps=args.adversary_steps or None,
         add_squared_norm=args.log_prior_trick,
+        contrast_covariance=args.contrast_covariance,
         seed=args.seed,
     )
     if args.kl_annealing_steps:
@@ -315,6 +320,7 @@ def evaluate(args, model, x_test, start, history=None):
         lr_decay=getattr(args, "lr_decay", "none"),
         adversary_steps=args.adversary_steps, adversary_units=args.adversary_units,
         adversary_depth=args.adversary_depth, log_prior_trick=args.log_prior_trick,
+        contrast_covariance=getattr(args, "contrast_covariance", "diagonal"),
         kl_annealing_steps=args.kl_annealing_steps, eval_examples=len(x_eval),
         ais_steps=args.ais_steps, ais_chains=args.ais_chains, elbo=elbo, ais=ais,
         ais_standard_error=ais_se,

@@ -76,6 +76,7 @@ def mnist_avb_encoder(
     hidden_units=(300, 300),
     conv_filters=(16, 32, 32),
     conv_units=800,
+    covariance="diagonal",
 ):
     """The basis-noise encoder: `[x, eps] -> (z, mean, variance)`.
 
@@ -90,6 +91,8 @@ def mnist_avb_encoder(
         noise_units: hidden sizes of each basis MLP.
         hidden_units: the MLP features' layer sizes.
         conv_filters, conv_units: the conv features' filters and dense size.
+        covariance: `"diagonal"`, or `"full"` to return q(z|x)'s covariance
+            matrix for full-covariance Adaptive Contrast.
 
     Example:
 
@@ -110,6 +113,7 @@ def mnist_avb_encoder(
         num_bases=num_bases,
         noise_dim=noise_dim,
         noise_units=noise_units,
+        covariance=covariance,
         name="basis_noise",
     )([h, eps])
     return keras.Model([x, eps], [z, mean, variance], name="encoder")
@@ -310,6 +314,7 @@ def build_mnist_model(
     adversary_side_depth=None,
     adversary_steps=None,
     add_squared_norm=False,
+    contrast_covariance="diagonal",
     seed=None,
 ):
     """Builds an uncompiled MNIST model: AVB, AVB with Adaptive Contrast, or a VAE.
@@ -328,6 +333,9 @@ def build_mnist_model(
         adversary_units, adversary_depth, adversary_side_units,
             adversary_side_depth, add_squared_norm: of `MnistAdversary`.
         adversary_steps: AVB's update schedule (None: simultaneous).
+        contrast_covariance: `"avb_ac"` only: `"diagonal"` (the paper's
+            Adaptive Contrast) or `"full"` (whiten z with q(z|x)'s
+            covariance; see `AdaptiveContrast`).
         seed: the model's seed.
 
     Returns:
@@ -359,12 +367,19 @@ def build_mnist_model(
     if kind == "vae":
         encoder = mnist_vae_encoder(architecture, latent_dim, **features)
         return VAE(encoder, decoder, likelihood="bernoulli", seed=seed, name="vae")
+    _check("contrast_covariance", contrast_covariance, ("diagonal", "full"))
+    if contrast_covariance == "full" and kind != "avb_ac":
+        raise ValueError(
+            '`contrast_covariance="full"` needs Adaptive Contrast (kind="avb_ac"). '
+            f"Received: kind={kind!r}"
+        )
     encoder = mnist_avb_encoder(
         architecture,
         latent_dim,
         num_bases=num_bases,
         noise_dim=noise_dim,
         noise_units=noise_units,
+        covariance=contrast_covariance,
         **features,
     )
     adversary = mnist_adversary(

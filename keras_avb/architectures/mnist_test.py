@@ -141,3 +141,30 @@ def test_mixed_architectures_and_bad_arguments():
         build_mnist_model("iwae")
     with pytest.raises(ValueError, match="architecture"):
         build_mnist_model("vae", architecture="resnet")
+
+
+def test_full_covariance_contrast_trains_saves_and_evaluates(tmp_path):
+    from keras_avb.evaluation import posterior_moments
+
+    model = build_mnist_model(
+        "avb_ac", latent_dim=3, seed=0, contrast_covariance="full", **TINY
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  adversary_optimizer=keras.optimizers.Adam(1e-3))
+    x = _images(16)
+    _, mean, covariance = model.posterior(ops.convert_to_tensor(x))
+    assert tuple(covariance.shape) == (16, 3, 3)
+    history = model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert all(np.isfinite(history.history[key][0]) for key in ("elbo", "kl", "loss"))
+    # The evaluators start from the diagonal of the covariance.
+    moments_mean, moments_variance = posterior_moments(model, x[:4])
+    assert moments_mean.shape == moments_variance.shape == (4, 3)
+    assert np.all(np.isfinite(moments_variance)) and np.all(moments_variance > 0)
+    path = os.path.join(tmp_path, "full.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.encoder.get_layer("basis_noise").covariance == "full"
+    with pytest.raises(ValueError, match="needs Adaptive Contrast"):
+        build_mnist_model("avb", contrast_covariance="full", **TINY)
+    with pytest.raises(ValueError, match="contrast_covariance"):
+        build_mnist_model("avb_ac", contrast_covariance="banded", **TINY)

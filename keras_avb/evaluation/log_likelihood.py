@@ -78,6 +78,10 @@ def _chunk_moments(model, kind, x):
         mean, variance = draws.mean(axis=0), draws.var(axis=0)
     mean = np.asarray(ops.convert_to_numpy(mean), dtype="float32")
     variance = np.asarray(ops.convert_to_numpy(variance), dtype="float32")
+    if variance.ndim == mean.ndim + 1:
+        # A full-covariance encoder: the evaluators start from (and scale
+        # their HMC steps by) a diagonal Gaussian; any proposal is valid.
+        variance = np.diagonal(variance, axis1=-2, axis2=-1)
     return mean, variance + np.float32(model.contrast_epsilon)
 
 

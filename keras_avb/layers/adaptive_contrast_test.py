@@ -52,3 +52,41 @@ def test_moments_get_no_gradient_and_serialization_round_trips():
         keras.saving.serialize_keras_object(layer)
     ).epsilon == 1e-3
     assert layer.compute_output_shape([(4, 2), (4, 2), (4, 2)]) == ((4, 2), (4,))
+
+
+def random_covariances(rng, batch, dim):
+    factors = rng.normal(size=(batch, dim, dim))
+    return (factors @ factors.transpose(0, 2, 1) + 0.1 * np.eye(dim)).astype("float32")
+
+
+def test_full_covariance_log_r_is_the_correlated_gaussian_density():
+    rng = np.random.default_rng(2)
+    mean = rng.normal(size=(6, 3)).astype("float32")
+    covariance = random_covariances(rng, 6, 3)
+    z = (mean + rng.normal(size=(6, 3))).astype("float32")
+    z_norm, log_r = AdaptiveContrast(epsilon=1e-4)([z, mean, covariance])
+    shifted = covariance + 1e-4 * np.eye(3, dtype="float32")
+    residual = (z - mean).astype("float64")
+    quadratic = np.einsum("bi,bi->b", residual, np.linalg.solve(shifted, residual[..., None])[..., 0])
+    expected = -0.5 * (quadratic + np.linalg.slogdet(shifted)[1] + 3 * math.log(2 * math.pi))
+    np.testing.assert_allclose(ops.convert_to_numpy(log_r), expected, rtol=1e-4)
+    # |z_norm|^2 is the Mahalanobis distance: z_norm = L^-1 (z - m).
+    np.testing.assert_allclose(
+        np.sum(ops.convert_to_numpy(z_norm) ** 2, axis=-1), quadratic, rtol=1e-4
+    )
+
+
+def test_full_covariance_whitens_correlated_gaussian_samples():
+    rng = np.random.default_rng(3)
+    covariance = np.array([[1.0, 0.95], [0.95, 1.0]], "float32")
+    mean = np.array([1.0, -2.0], "float32")
+    z = rng.multivariate_normal(mean, covariance, size=20000).astype("float32")
+    batch = lambda a: np.repeat(a[None], len(z), 0)  # noqa: E731
+    z_white, _ = AdaptiveContrast(epsilon=0.0)([z, batch(mean), batch(covariance)])
+    z_white = ops.convert_to_numpy(z_white)
+    np.testing.assert_allclose(np.cov(z_white.T), np.eye(2), atol=0.03)
+    # Diagonal moments only standardise: the correlation stays.
+    z_std, _ = AdaptiveContrast(epsilon=0.0)(
+        [z, batch(mean), batch(np.diagonal(covariance).copy())]
+    )
+    assert np.corrcoef(ops.convert_to_numpy(z_std).T)[0, 1] > 0.9

@@ -17,6 +17,11 @@ class BasisNoiseEncoder(keras.layers.Layer):
 
         E[z] = z0 + sum_i a_i E[v_i],   Var[z] = sum_i a_i^2 Var[v_i].
 
+    With `covariance="full"` the third output is the covariance matrix of
+    q(z|x), `sum_i diag(a_i) Cov[v_i] diag(a_i)`, shape
+    `(batch, latent_dim, latent_dim)`, which `AdaptiveContrast` then uses to
+    whiten z instead of only standardising it.
+
     The noise input holds `num_bases * noise_dim` standard normal entries
     per example (flat, or shaped `(num_bases, noise_dim)`). The moments are
     batch estimates, so call the layer on batches of 2 or more examples.
@@ -54,9 +59,15 @@ class BasisNoiseEncoder(keras.layers.Layer):
         activation="elu",
         coefficient_offset=5.0,
         initial_mean_stddev=1e-5,
+        covariance="diagonal",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if covariance not in ("diagonal", "full"):
+            raise ValueError(
+                f'`covariance` must be "diagonal" or "full". Received: {covariance!r}'
+            )
+        self.covariance = covariance
         self.latent_dim = int(latent_dim)
         self.num_bases = int(num_bases)
         self.noise_dim = int(noise_dim)
@@ -131,14 +142,21 @@ class BasisNoiseEncoder(keras.layers.Layer):
         v = self.basis_vectors(noise)
         z = z0 + ops.sum(a * v, axis=1)
         v_mean = ops.mean(v, axis=0)
-        v_var = ops.var(v, axis=0)
         mean = z0 + ops.sum(a * v_mean, axis=1)
-        variance = ops.sum(ops.square(a) * v_var, axis=1)
+        if self.covariance == "full":
+            centred = v - v_mean
+            batch = ops.cast(ops.shape(v)[0], v.dtype)
+            v_cov = ops.einsum("bmd,bme->mde", centred, centred) / batch
+            covariance = ops.einsum("bmd,mde,bme->bde", a, v_cov, a)
+            return z, mean, covariance
+        variance = ops.sum(ops.square(a) * ops.var(v, axis=0), axis=1)
         return z, mean, variance
 
     def compute_output_shape(self, input_shape):
         features_shape, _ = input_shape
         shape = (features_shape[0], self.latent_dim)
+        if self.covariance == "full":
+            return shape, shape, shape + (self.latent_dim,)
         return shape, shape, shape
 
     def get_config(self):
@@ -151,4 +169,5 @@ class BasisNoiseEncoder(keras.layers.Layer):
             "activation": keras.activations.serialize(self.activation),
             "coefficient_offset": self.coefficient_offset,
             "initial_mean_stddev": self.initial_mean_stddev,
+            "covariance": self.covariance,
         }

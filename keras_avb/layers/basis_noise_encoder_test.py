@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 from keras_avb.layers.basis_noise_encoder import BasisNoiseEncoder
@@ -58,3 +59,36 @@ def test_serialization_round_trip():
         ops.convert_to_numpy(clone([h, eps])[0]), ops.convert_to_numpy(expected), rtol=1e-6
     )
     assert clone.get_config() == head.get_config()
+
+
+def test_full_covariance_matches_monte_carlo_and_the_diagonal_head():
+    options = dict(latent_dim=3, num_bases=3, noise_dim=4, noise_units=(16, 16),
+                   coefficient_offset=0.0, initial_mean_stddev=1.0)
+    full = BasisNoiseEncoder(covariance="full", **options)
+    features = np.random.default_rng(1).normal(size=(1, 5)).astype("float32")
+    batch = np.repeat(features, 4000, axis=0)
+    noise = keras.random.normal((4000, 12), seed=4)
+    _, mean, covariance = full([batch, noise])
+    assert tuple(covariance.shape) == (4000, 3, 3)
+    diagonal = BasisNoiseEncoder(**options)
+    diagonal.build(([None, 5], [None, 12]))
+    diagonal.set_weights(full.get_weights())
+    _, mean_diag, variance = diagonal([batch, noise])
+    covariance = ops.convert_to_numpy(covariance)[0]
+    np.testing.assert_allclose(np.diagonal(covariance), ops.convert_to_numpy(variance)[0],
+                               rtol=1e-4)
+    np.testing.assert_allclose(ops.convert_to_numpy(mean), ops.convert_to_numpy(mean_diag),
+                               rtol=1e-5, atol=1e-6)
+    z, _, _ = full([np.repeat(features, 20000, 0), keras.random.normal((20000, 12), seed=5)])
+    z_cov = np.cov(ops.convert_to_numpy(z).T)
+    scale = np.sqrt(np.outer(np.diagonal(z_cov), np.diagonal(z_cov)))
+    np.testing.assert_allclose(covariance / scale, z_cov / scale, atol=0.05)
+    assert np.abs(z_cov / scale - np.eye(3)).max() > 0.1  # correlated: not vacuous
+
+
+def test_full_covariance_config_round_trips_and_bad_value_is_rejected():
+    head = BasisNoiseEncoder(latent_dim=2, covariance="full")
+    assert BasisNoiseEncoder.from_config(head.get_config()).covariance == "full"
+    assert head.compute_output_shape(((None, 4), (None, 1024)))[2] == (None, 2, 2)
+    with pytest.raises(ValueError, match="`covariance` must be"):
+        BasisNoiseEncoder(latent_dim=2, covariance="dense")

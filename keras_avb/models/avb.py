@@ -33,7 +33,9 @@ class AVB(AdversarialGame, LatentVariableModel):
         encoder: a layer or model called on `[x, eps]`. It returns `z`
             (any black-box sampler) or `[z, mean, variance]` (for example an
             encoder ending in `keras_avb.layers.BasisNoiseEncoder`), whose
-            moments Adaptive Contrast then uses directly.
+            moments Adaptive Contrast then uses directly. `variance` may be
+            a covariance matrix per example, `(batch, d, d)`: Adaptive
+            Contrast then whitens z (`BasisNoiseEncoder(covariance="full")`).
         decoder: a layer or model mapping `z` to the likelihood's parameters
             (logits for `Bernoulli`).
         adversary: a layer or model called on `[x, z]` returning one logit per
