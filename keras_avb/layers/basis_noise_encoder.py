@@ -1,5 +1,33 @@
+import math
+
 import keras
 from keras import ops
+
+# `keras.initializers.VarianceScaling` divides by this so that its truncated
+# normal draws have the requested variance.
+_TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
+
+
+def basis_kernel_initializer(fan_in):
+    """LeCun-normal initializer of one basis MLP's stacked kernel.
+
+    The kernel of a layer of all basis MLPs has shape
+    `(num_bases, fan_in, fan_out)`. `VarianceScaling` would read that as a
+    convolution kernel and divide by `num_bases * fan_in`, which shrinks each
+    layer's output variance by `num_bases` (16 bases and 4 layers: basis
+    vectors of variance ~1e-5). Each basis MLP is its own dense network, so
+    its variance is `1 / fan_in`.
+
+    Example:
+
+    >>> init = basis_kernel_initializer(64)
+    >>> kernel = keras.ops.convert_to_numpy(init((16, 64, 128)))
+    >>> bool(abs(kernel.var() * 64 - 1.0) < 0.05)
+    True
+    """
+    return keras.initializers.TruncatedNormal(
+        stddev=math.sqrt(1.0 / fan_in) / _TRUNCATED_NORMAL_STDDEV
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_avb")
@@ -103,9 +131,7 @@ class BasisNoiseEncoder(keras.layers.Layer):
             self.basis_kernels.append(
                 self.add_weight(
                     shape=(self.num_bases, fan_in, fan_out),
-                    initializer=keras.initializers.VarianceScaling(
-                        1.0, mode="fan_in", distribution="truncated_normal"
-                    ),
+                    initializer=basis_kernel_initializer(fan_in),
                     name=f"basis_kernel_{index}",
                 )
             )

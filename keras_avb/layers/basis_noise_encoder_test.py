@@ -92,3 +92,17 @@ def test_full_covariance_config_round_trips_and_bad_value_is_rejected():
     assert head.compute_output_shape(((None, 4), (None, 1024)))[2] == (None, 2, 2)
     with pytest.raises(ValueError, match="`covariance` must be"):
         BasisNoiseEncoder(latent_dim=2, covariance="dense")
+
+
+def test_each_basis_mlp_is_initialised_with_its_own_fan_in():
+    # The stacked kernels hold one dense layer per basis: with num_bases = 16
+    # a fan-in of num_bases * fan_in (the convolution reading of the shape)
+    # left basis vectors of variance ~1e-5 after four layers.
+    head = BasisNoiseEncoder(latent_dim=8, num_bases=16, noise_dim=64)
+    head.build(((None, 10), (None, 16 * 64)))
+    for kernel in head.basis_kernels:
+        fan_in = kernel.shape[1]
+        variance = float(np.var(ops.convert_to_numpy(kernel)))
+        assert 0.9 < variance * fan_in < 1.1
+    v = ops.convert_to_numpy(head.basis_vectors(keras.random.normal((2000, 16 * 64), seed=0)))
+    assert 0.1 < v.var(axis=0).mean() < 10.0
