@@ -232,19 +232,22 @@ def _run_numpy(log_prob_fn, initial_state, num_results, num_burnin_steps,
         # Jitter the step size a little to avoid periodic trajectories.
         eps = step * rng.uniform(0.8, 1.2, size=(num_chains, 1))
         momentum = rng.normal(size=z.shape)
-        z_new, p_new = z.copy(), momentum + 0.5 * eps * grad
-        for leap in range(num_leapfrog_steps):
-            z_new = z_new + eps * p_new
-            log_p_new, grad_new = value_and_grad(z_new)
-            if leap < num_leapfrog_steps - 1:
-                p_new = p_new + eps * grad_new
-        p_new = p_new + 0.5 * eps * grad_new
-        log_ratio = (
-            log_p_new
-            - 0.5 * np.sum(p_new**2, axis=-1)
-            - log_p
-            + 0.5 * np.sum(momentum**2, axis=-1)
-        )
+        # A divergent trajectory overflows to inf/NaN; it is rejected below,
+        # so NumPy need not warn about it.
+        with np.errstate(over="ignore", invalid="ignore"):
+            z_new, p_new = z.copy(), momentum + 0.5 * eps * grad
+            for leap in range(num_leapfrog_steps):
+                z_new = z_new + eps * p_new
+                log_p_new, grad_new = value_and_grad(z_new)
+                if leap < num_leapfrog_steps - 1:
+                    p_new = p_new + eps * grad_new
+            p_new = p_new + 0.5 * eps * grad_new
+            log_ratio = (
+                log_p_new
+                - 0.5 * np.sum(p_new**2, axis=-1)
+                - log_p
+                + 0.5 * np.sum(momentum**2, axis=-1)
+            )
         log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)
         accept_prob = np.exp(np.minimum(log_ratio, 0.0))
         accept = rng.uniform(size=num_chains) < accept_prob
