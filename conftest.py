@@ -1,4 +1,9 @@
-"""Pytest set-up shared by every test: a fresh Keras session and seed."""
+"""Pytest set-up shared by every test: a fresh Keras session and seed.
+
+The autouse fixture below applies to docstring examples too (pytest runs
+autouse fixtures for doctest items), so each example starts from a cleared
+session and seed 0.
+"""
 
 import keras
 import pytest
@@ -17,3 +22,85 @@ def _clear_session():
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     yield
+
+
+# -- Docstring examples -------------------------------------------------------
+# `pyproject.toml` adds `--doctest-modules`, so the README's test command runs
+# every `>>>` example of the package on the active backend. Two kinds of
+# module are handled here, explicitly, so that collection is safe everywhere:
+
+#: Modules that import (or only make sense) under a single Keras backend:
+#: they are not collected under the other backends.
+BACKEND_ONLY_MODULES = {
+    "keras_avb/evaluation/backend/jax.py": "jax",
+    "keras_avb/evaluation/backend/tensorflow.py": "tensorflow",
+    "keras_avb/evaluation/backend/torch.py": "torch",
+    "keras_avb/trainers/jax_trainer.py": "jax",
+    "keras_avb/trainers/tensorflow_trainer.py": "tensorflow",
+    "keras_avb/trainers/tensorflow_noise.py": "tensorflow",
+    "keras_avb/trainers/torch_trainer.py": "torch",
+    "keras_avb/vi/_gradients_jax.py": "jax",
+    "keras_avb/vi/_gradients_tensorflow.py": "tensorflow",
+    "keras_avb/vi/_gradients_torch.py": "torch",
+}
+
+#: Modules that are not libraries but scripts: never imported by doctest
+#: collection (the export worker is run as `python -m` in a subprocess).
+SCRIPT_MODULES = ("keras_avb/export/_worker.py",)
+
+#: Docstring examples that need TensorFlow Probability, which has
+#: TensorFlow and JAX substrates but none for PyTorch: skipped, with that
+#: reason, under the torch backend.
+TFP_EXAMPLES = ("keras_avb.vi.targets.tfp_log_prob_fn",)
+
+_ROOT = __import__("pathlib").Path(__file__).resolve().parent
+
+
+def _relative(path):
+    try:
+        return path.resolve().relative_to(_ROOT).as_posix()
+    except ValueError:
+        return None
+
+
+def pytest_ignore_collect(collection_path, config):
+    relative = _relative(collection_path)
+    if relative in SCRIPT_MODULES:
+        return True
+    owner = BACKEND_ONLY_MODULES.get(relative)
+    if owner is not None and owner != keras.backend.backend():
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if keras.backend.backend() != "torch":
+        return
+    skip = pytest.mark.skip(
+        reason="needs TensorFlow Probability, which has no PyTorch substrate "
+        "(runs under the tensorflow and jax backends)"
+    )
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and item.name in TFP_EXAMPLES:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_docstring_examples(request):
+    """Docstring examples run with Keras' interactive logging off.
+
+    The long-running functions show a progress bar by default
+    (`verbose="auto"`); with interactive logging disabled, as on a server,
+    `keras.utils.Progbar` writes to absl's log instead of stdout, so the bar
+    does not become part of an example's expected output.
+    """
+    if not isinstance(request.node, pytest.DoctestItem):
+        yield
+        return
+    was_enabled = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            keras.config.enable_interactive_logging()

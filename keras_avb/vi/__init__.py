@@ -11,7 +11,8 @@ Example:
 >>> def log_prob(z):  # N(2, 0.5^2) in each of 3 coordinates
 ...     return -0.5 * keras.ops.sum(keras.ops.square((z - 2.0) / 0.5), axis=-1)
 >>> fitted = keras_avb.vi.fit_posterior(log_prob, 3, method="advi_fullrank",
-...                                     steps=300, batch_size=64, seed=0)
+...                                     steps=300, batch_size=64,
+...                                     learning_rate=0.05, seed=0)
 >>> samples = fitted.sample(2000)
 >>> bool(abs(samples.mean() - 2.0) < 0.1)
 True

@@ -86,9 +86,10 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
 
     Example:
 
-    >>> import keras, numpy as np
+    >>> import keras, keras_avb, numpy as np
     >>> def log_prob(z):  # N((1, -1), I) up to a constant
-    ...     return -0.5 * keras.ops.sum(keras.ops.square(z - [1.0, -1.0]), axis=-1)
+    ...     mode = keras.ops.convert_to_tensor([1.0, -1.0])
+    ...     return -0.5 * keras.ops.sum(keras.ops.square(z - mode), axis=-1)
     >>> model = PosteriorSampler(log_prob, 2, hidden_units=(16,),
     ...     adversary=keras_avb.layers.ResidualAdversary(16, 1, name="adversary"),
     ...     batch_size=32, seed=0)
