@@ -10,14 +10,21 @@ import re
 
 import keras
 
+from keras_avb.models.optimizer_state import RestoresOptimizerState
+
 ADVERSARY = "adversary"
 
 
 class TrackedMetrics:
     """Metric trackers named after the values `compute_losses` returns.
 
-    Models set `self.trackers` to a list of `keras.metrics.Mean`.
+    Models set `self.trackers` to a list of `keras.metrics.Mean`. Metrics
+    named in `EVALUATION_METRICS` are computed in evaluation only; they are
+    left out of the logs of a step that does not compute them, so training
+    logs do not show a tracker that was never updated.
     """
+
+    EVALUATION_METRICS = ()
 
     @property
     def metrics(self):
@@ -28,10 +35,14 @@ class TrackedMetrics:
         for tracker in self.trackers:
             if tracker.name in values:
                 tracker.update_state(values[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
+        return {
+            tracker.name: tracker.result()
+            for tracker in self.trackers
+            if tracker.name in values or tracker.name not in self.EVALUATION_METRICS
+        }
 
 
-class AdversarialGame(TrackedMetrics):
+class AdversarialGame(RestoresOptimizerState, TrackedMetrics):
     """Two players, two optimizers, and the order in which they move.
 
     Both optimizers live in a `keras.optimizers.MultiOptimizer` that becomes

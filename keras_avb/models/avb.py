@@ -7,6 +7,7 @@ from keras_avb.layers.adaptive_contrast import AdaptiveContrast
 from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
 from keras_avb.models.adversarial_game import check_adversary_steps
+from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
 from keras_avb.trainers.noise import draw_per_example
 from keras_avb.utils import validation
@@ -28,6 +29,28 @@ class AVB(AdversarialGame, LatentVariableModel):
     sample is standardised by the mean and variance of q(z|x), the adversary
     contrasts it with `N(0, I)` samples, and the KL estimate becomes
     `T(x, z_norm) + log r(z|x) - log p(z)` with the Gaussian `r`.
+
+    Metrics (means over the examples):
+
+    - `adversarial_elbo`: `log p(x|z) - KL estimate`, with the adversary's
+      KL estimate. It is an estimate, **not a bound**: when the adversary
+      underestimates the KL (as a weak or untrained one does) it exceeds
+      the ELBO and can exceed log p(x) itself.
+    - `iw_bound` (evaluation only: `evaluate` and validation in `fit`): the
+      importance-weighted bound `log (1/K) sum_k p(x|z_k) p(z_k) / r(z_k|x)`
+      with `K = bound_samples` draws `z_k ~ r(z|x)` from an explicit
+      Gaussian proposal r: the Gaussian with q(z|x)'s mean and variance
+      (plus `contrast_epsilon`), the same moments Adaptive Contrast uses -
+      the encoder's when it returns them (a full covariance matrix is used
+      as such), otherwise estimated from `moment_samples` draws of q (a
+      diagonal variance). Whatever r is, this is a stochastic lower bound
+      on log p(x) (Jensen's inequality); it does not involve the adversary,
+      so a weak adversary cannot inflate it. It tightens as r approaches
+      the posterior and as K grows. It is `keras_avb.tuner.OBJECTIVE`.
+    - `kl`: the KL estimate; `reconstruction_error`: `-log p(x|z)` per data
+      entry; `loss` and `adversary_loss`: the two players' losses;
+      `adversary_accuracy_posterior` / `_prior`: how often the adversary
+      classifies posterior and reference samples correctly.
 
     Args:
         encoder: a layer or model called on `[x, eps]`. It returns `z`
@@ -55,7 +78,10 @@ class AVB(AdversarialGame, LatentVariableModel):
         moment_samples: for Adaptive Contrast with an encoder that returns
             only `z`: the number of samples per example whose mean and
             variance estimate the moments of q(z|x).
-        contrast_epsilon: added to the variance in Adaptive Contrast.
+        contrast_epsilon: added to the variance in Adaptive Contrast and in
+            the proposal of `iw_bound`.
+        bound_samples: K, the importance samples per example of the
+            `iw_bound` metric.
         seed: seed of the model's `keras.random.SeedGenerator`, the source of
             all its noise.
 
@@ -79,7 +105,8 @@ class AVB(AdversarialGame, LatentVariableModel):
     METRIC_NAMES = (
         "loss",
         "adversary_loss",
-        "elbo",
+        "adversarial_elbo",
+        "iw_bound",
         "kl",
         "reconstruction_error",
         "adversary_accuracy_posterior",
@@ -88,6 +115,7 @@ class AVB(AdversarialGame, LatentVariableModel):
     LOSS_METRICS = {GENERATOR: "loss", ADVERSARY: "adversary_loss"}
     ACCURACY_METRICS = ("adversary_accuracy_posterior", "adversary_accuracy_prior")
     KL_METRIC = "kl"
+    EVALUATION_METRICS = ("iw_bound",)
     PLAYER = GENERATOR
     DEFAULT_LEARNING_RATES = (5e-5, 1e-4)
 
@@ -104,6 +132,7 @@ class AVB(AdversarialGame, LatentVariableModel):
         noise_shape=None,
         moment_samples=16,
         contrast_epsilon=1e-4,
+        bound_samples=16,
         seed=None,
         **kwargs,
     ):
@@ -119,12 +148,14 @@ class AVB(AdversarialGame, LatentVariableModel):
         validation.check_callable(adversary, "adversary")
         validation.check_int(moment_samples, "moment_samples", minimum=2)
         validation.check_float(contrast_epsilon, "contrast_epsilon", minimum=0.0)
+        validation.check_int(bound_samples, "bound_samples", minimum=1)
         self.encoder = encoder
         self.adversary = adversary
         self.adaptive_contrast = bool(adaptive_contrast)
         self.adversary_steps = check_adversary_steps(adversary_steps)
         self.moment_samples = int(moment_samples)
         self.contrast_epsilon = float(contrast_epsilon)
+        self.bound_samples = int(bound_samples)
         # float32 under a mixed precision policy too: log r(z|x) is added to
         # the float32 logits and log-prior, and 1 / sqrt(v + eps) overflows
         # float16 for small variances.
@@ -314,11 +345,74 @@ class AVB(AdversarialGame, LatentVariableModel):
             losses[GENERATOR] = generator_loss
             values.update(
                 loss=generator_loss,
-                elbo=ops.mean(log_likelihood - kl),
+                adversarial_elbo=ops.mean(log_likelihood - kl),
                 kl=ops.mean(kl),
                 reconstruction_error=reconstruction_error,
             )
+            if not training:
+                values["iw_bound"] = ops.mean(self.iw_bound(x, mean, variance))
         return losses, values
+
+    def proposal(self, x, mean=None, variance=None):
+        """The mean and variance of the Gaussian proposal r(z|x) of `iw_bound`.
+
+        q(z|x)'s moments (`mean`, `variance` if given, else the encoder's or
+        a `moment_samples` estimate) with `contrast_epsilon` added to the
+        variance (times the identity for a covariance matrix); float32.
+        """
+        if mean is None:
+            if self.encoder_returns_moments:
+                _, mean, variance = self.posterior(x)
+            else:
+                mean, variance = self.sampled_moments(x)
+        mean = ops.stop_gradient(ops.cast(mean, "float32"))
+        variance = ops.stop_gradient(ops.cast(variance, "float32"))
+        if len(variance.shape) == len(mean.shape) + 1:
+            jitter = self.contrast_epsilon * ops.eye(mean.shape[-1], dtype="float32")
+        else:
+            jitter = self.contrast_epsilon
+        return mean, variance + jitter
+
+    def sampled_moments(self, x):
+        """q(z|x)'s mean and variance per example from `moment_samples` draws."""
+        draws = self.moment_samples
+        x = ops.convert_to_tensor(x)
+        batch_size = ops.shape(x)[0]
+        eps = draw_per_example(
+            lambda n: keras.random.normal(
+                (draws, n) + self.noise_shape, seed=self.seed_generator
+            ),
+            batch_size,
+            batch_axis=1,
+        )
+        tiled = ops.tile(x, (draws,) + (1,) * (len(x.shape) - 1))
+        z = self.encoder([tiled, ops.reshape(eps, (-1,) + self.noise_shape)])
+        z = ops.reshape(ops.cast(z, "float32"), (draws, batch_size, -1))
+        return ops.mean(z, axis=0), ops.var(z, axis=0)
+
+    def iw_bound(self, x, mean=None, variance=None):
+        """The importance-weighted lower bound on log p(x), per example.
+
+        `log (1/K) sum_k p(x|z_k) p(z_k) / r(z_k|x)` with `K = bound_samples`
+        draws from the Gaussian proposal r of `proposal()`. Its expectation
+        is below log p(x) whatever r is, and it does not use the adversary.
+
+        Args:
+            x: a batch of data.
+            mean, variance: q(z|x)'s moments if already computed.
+        """
+        x = ops.cast(x, self.compute_dtype)
+        mean, variance = self.proposal(x, mean, variance)
+        return importance_weighted_bound(
+            self.decoder,
+            self.likelihood,
+            self.prior,
+            x,
+            mean,
+            variance,
+            self.bound_samples,
+            self.seed_generator,
+        )
 
     def get_config(self):
         return {
@@ -330,6 +424,7 @@ class AVB(AdversarialGame, LatentVariableModel):
             "noise_shape": list(self.noise_shape),
             "moment_samples": self.moment_samples,
             "contrast_epsilon": self.contrast_epsilon,
+            "bound_samples": self.bound_samples,
         }
 
 

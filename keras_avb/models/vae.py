@@ -5,7 +5,9 @@ from keras import ops
 
 from keras_avb.distributions.priors import LOG_2PI
 from keras_avb.distributions.priors import StandardNormal
+from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
+from keras_avb.models.optimizer_state import RestoresOptimizerState
 from keras_avb.trainers.noise import draw_per_example
 from keras_avb.utils import validation
 
@@ -13,12 +15,23 @@ MODEL = "model"
 
 
 @keras.saving.register_keras_serializable(package="keras_avb")
-class VAE(LatentVariableModel):
+class VAE(RestoresOptimizerState, LatentVariableModel):
     """A VAE with a diagonal Gaussian posterior q(z|x) = N(mean(x), exp(log_var(x))).
 
     It shares the decoder, likelihood and prior API of `keras_avb.AVB`, so
     the two compare like for like. The KL term is exact for the standard
     normal prior and a one-sample Monte Carlo estimate for other priors.
+
+    Metrics (means over the examples): `elbo`, the evidence lower bound
+    `log p(x|z) - KL(q(z|x) || p(z))` with one sample z (a true stochastic
+    lower bound on log p(x)); `kl`; `reconstruction_error`, `-log p(x|z)`
+    per data entry; `loss`, minus the ELBO (KL-annealed in training); and
+    in evaluation only (`evaluate`, validation in `fit`) `iw_bound`, the
+    importance-weighted bound of Burda et al. (2016),
+    `log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)` with `K = bound_samples`
+    draws `z_k ~ q(z|x)`: also a lower bound on log p(x), at least as tight
+    as the ELBO in expectation, and the quantity AVB's `iw_bound` reports
+    with its own Gaussian proposal, so the two models compare on one scale.
 
     Args:
         encoder: a layer or model mapping `x` to `[mean, log_variance]`.
@@ -27,6 +40,8 @@ class VAE(LatentVariableModel):
         prior: a `Prior`; a standard normal by default.
         kl_annealing_steps: if positive, the KL term is scaled by
             `min(step / kl_annealing_steps, 1)` in training.
+        bound_samples: K, the importance samples per example of the
+            `iw_bound` metric.
         seed: seed of the model's `keras.random.SeedGenerator`.
 
     Example:
@@ -45,8 +60,9 @@ class VAE(LatentVariableModel):
     ['elbo', 'kl', 'loss', 'reconstruction_error']
     """
 
-    METRIC_NAMES = ("loss", "elbo", "kl", "reconstruction_error")
+    METRIC_NAMES = ("loss", "elbo", "iw_bound", "kl", "reconstruction_error")
     LOSS_METRICS = {MODEL: "loss"}
+    EVALUATION_METRICS = ("iw_bound",)
 
     def __init__(
         self,
@@ -55,6 +71,7 @@ class VAE(LatentVariableModel):
         likelihood="bernoulli",
         prior=None,
         kl_annealing_steps=0,
+        bound_samples=16,
         seed=None,
         **kwargs,
     ):
@@ -67,7 +84,9 @@ class VAE(LatentVariableModel):
             **kwargs,
         )
         validation.check_callable(encoder, "encoder")
+        validation.check_int(bound_samples, "bound_samples", minimum=1)
         self.encoder = encoder
+        self.bound_samples = int(bound_samples)
         inputs = getattr(encoder, "inputs", None)
         if inputs and None not in tuple(inputs[0].shape[1:]):
             self.build((None,) + tuple(inputs[0].shape[1:]))
@@ -137,10 +156,37 @@ class VAE(LatentVariableModel):
             "kl": ops.mean(kl),
             "reconstruction_error": reconstruction_error,
         }
+        if not training:
+            values["iw_bound"] = ops.mean(self.iw_bound(x, mean, log_variance))
         return {MODEL: loss}, values
+
+    def iw_bound(self, x, mean=None, log_variance=None):
+        """The importance-weighted (IWAE) lower bound on log p(x), per example.
+
+        `log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)` with `K = bound_samples`
+        draws `z_k ~ q(z|x)`.
+
+        Args:
+            x: a batch of data.
+            mean, log_variance: q(z|x)'s parameters if already computed.
+        """
+        x = ops.cast(x, self.compute_dtype)
+        if mean is None:
+            _, mean, log_variance = self.posterior(x)
+        return importance_weighted_bound(
+            self.decoder,
+            self.likelihood,
+            self.prior,
+            x,
+            ops.stop_gradient(mean),
+            ops.stop_gradient(ops.exp(log_variance)),
+            self.bound_samples,
+            self.seed_generator,
+        )
 
     def get_config(self):
         return {
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "bound_samples": self.bound_samples,
         }
