@@ -19,7 +19,7 @@ import numpy as np
 from _throughput_setup import LOG_2PI
 from _throughput_setup import batches
 
-METRICS = ("loss", "adversary_loss", "elbo", "kl", "reconstruction_error",
+METRICS = ("loss", "adversary_loss", "adversarial_elbo", "kl", "reconstruction_error",
            "adversary_accuracy_posterior", "adversary_accuracy_prior")
 
 

@@ -193,7 +193,8 @@ def save_grids(model, x_test, save_dir, seed):
 def average_elbo(model, x, batch_size, repeats=4):
     """The mean ELBO over `x`, averaged over `repeats` passes of fresh noise."""
     values = [
-        model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)["elbo"]
+        model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)[
+            "elbo" if "elbo" in model.METRIC_NAMES else "adversarial_elbo"]
         for _ in range(repeats)
     ]
     return float(np.mean(values))

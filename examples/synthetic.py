@@ -228,7 +228,7 @@ def evaluate(model, args, rng):
         "log_likelihood": float(np.mean(log_px)),
         "log_likelihood_per_point": [float(v) for v in log_px],
         "reconstruction_error": float(metrics["reconstruction_error"]),
-        "elbo": float(metrics["elbo"]),
+        "elbo": float(metrics.get("elbo", metrics.get("adversarial_elbo"))),
         "kl": float(metrics["kl"]),
         "kl_aggregated_posterior": kl,
     }

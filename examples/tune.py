@@ -110,12 +110,12 @@ def main(argv=None):
     best_trial = tuner.oracle.get_best_trials(1)[0]
     print(f"Search of {args.max_trials} trials took {time.time() - start:.0f} s; "
           f"trials in {directory}")
-    print(f"Best trial {best_trial.trial_id}: val_elbo = {best_trial.score:.2f} nats")
+    print(f"Best trial {best_trial.trial_id}: val_iw_bound = {best_trial.score:.2f} nats")
     for name, value in sorted(best_trial.hyperparameters.values.items()):
         print(f"  {name} = {value}")
     best = tuner.get_best_models(1)[0]
     logs = best.evaluate(x_val, batch_size=args.batch_size, verbose=0, return_dict=True)
-    print(f"Best model on the validation set: ELBO {logs['elbo']:.2f}, "
+    print(f"Best model on the validation set: IW bound {logs['iw_bound']:.2f}, "
           f"KL {logs['kl']:.2f}, reconstruction error {logs['reconstruction_error']:.4f}")
 
 

@@ -435,7 +435,7 @@ def test_avb_with_a_black_box_encoder_trains_with_batch_size_one(adaptive_contra
     model = compiled_avb(adaptive_contrast=adaptive_contrast)
     history = model.fit(four_point_data(4), batch_size=1, verbose=0)
     assert int(model.optimizer.iterations) == 4
-    for key in ("loss", "adversary_loss", "kl", "elbo"):
+    for key in ("loss", "adversary_loss", "kl", "adversarial_elbo"):
         assert all(math.isfinite(v) for v in history.history[key]), key
 
 
@@ -492,5 +492,5 @@ def test_basis_noise_encoder_rejects_batches_of_one_elsewhere():
 def test_basis_noise_encoder_trains_with_batches_of_two():
     model = basis_noise_avb()
     history = model.fit(four_point_data(4), batch_size=2, verbose=0)
-    for key in ("loss", "adversary_loss", "kl", "elbo"):
+    for key in ("loss", "adversary_loss", "kl", "adversarial_elbo"):
         assert all(math.isfinite(v) for v in history.history[key]), key

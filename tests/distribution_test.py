@@ -68,7 +68,7 @@ JAX_SCRIPT = textwrap.dedent(
     assert int(parallel.generator_optimizer.iterations) == 8
     assert int(parallel.adversary_optimizer.iterations) == 8
     np.testing.assert_allclose(
-        parallel_history["elbo"], single_history["elbo"], rtol=1e-4
+        parallel_history["adversarial_elbo"], single_history["adversarial_elbo"], rtol=1e-4
     )
     for a, b in zip(single.weights, parallel.weights):
         np.testing.assert_allclose(
@@ -133,7 +133,7 @@ TENSORFLOW_SCRIPT = textwrap.dedent(
         assert int(value(parallel.adversary_optimizer.iterations)) == 8 * (
             kwargs.get("adversary_steps") or 1
         )
-        for key in ("elbo", "adversary_loss"):
+        for key in ("adversarial_elbo", "adversary_loss"):
             np.testing.assert_allclose(
                 parallel_history[key], single_history[key], rtol=1e-4, err_msg=key
             )

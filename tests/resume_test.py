@@ -130,16 +130,16 @@ def test_model_checkpoint_resumes_to_the_uninterrupted_weights(tmp_path, kind):
     assert_same_state(state(loaded), state(reference))
 
 
-def test_model_checkpoint_keeps_the_best_validation_elbo(tmp_path):
+def test_model_checkpoint_keeps_the_best_validation_bound(tmp_path):
     path = str(tmp_path / "best.weights.h5")
     model = new_model("black_box")
     x_val = four_point_data(64, seed=1)
     checkpoint = keras.callbacks.ModelCheckpoint(
-        path, monitor="val_elbo", mode="max", save_best_only=True, save_weights_only=True
+        path, monitor="val_iw_bound", mode="max", save_best_only=True, save_weights_only=True
     )
     history = fit(model, [checkpoint], validation_data=(x_val,))
-    best_epoch = int(np.argmax(history.history["val_elbo"]))
-    assert checkpoint.best == pytest.approx(max(history.history["val_elbo"]))
+    best_epoch = int(np.argmax(history.history["val_iw_bound"]))
+    assert checkpoint.best == pytest.approx(max(history.history["val_iw_bound"]))
 
     restored = new_model("black_box")
     restored.load_weights(path)

@@ -109,6 +109,6 @@ def test_tensorboard_logs_avb_metrics(tmp_path):
             for event in tf.compat.v1.train.summary_iterator(path):
                 for value in event.summary.value:
                     tags[split].setdefault(value.tag, []).append(event.step)
-    for name in ("elbo", "kl", "adversary_loss", "reconstruction_error"):
+    for name in ("adversarial_elbo", "kl", "adversary_loss", "reconstruction_error"):
         assert sorted(tags["train"][f"epoch_{name}"]) == [0, 1], tags["train"].keys()
         assert sorted(tags["validation"][f"epoch_{name}"]) == [0, 1]
