@@ -54,6 +54,7 @@ from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.evaluation import backend
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
+from keras_avb.utils import progress
 from keras_avb.utils import validation
 
 METHODS = ("keras", "tfp")
@@ -77,7 +78,7 @@ def ais_log_likelihood(
     batch_size=256,
     method="keras",
     seed=None,
-    verbose=0,
+    verbose="auto",
 ):
     """Estimates log p(x) per example by AIS with HMC transitions.
 
@@ -115,12 +116,22 @@ def ais_log_likelihood(
         method: `"keras"` (every backend) or `"tfp"` (TensorFlow Probability;
             TensorFlow and JAX backends).
         seed: an int (or `keras.random.SeedGenerator`) for reproducible chains.
-        verbose: 1 shows a `keras.utils.Progbar`.
+        verbose: `"auto"` (default) or 1 shows a `keras.utils.Progbar`
+            (on stdout, or absl's log after
+            `keras.config.disable_interactive_logging()`), 2 one line
+            when done, 0 nothing.
 
     Returns:
         A `LogLikelihoodEstimate` with per-example `log_likelihood`,
-        `standard_error`, `effective_sample_size`, the chains' `log_weights`
-        and the mean `acceptance_rate`.
+        `standard_error`, `effective_sample_size` (of the chains' weights),
+        `standard_error_reliable`, the chains' `log_weights` and the mean
+        `acceptance_rate`.
+
+    Warns:
+        LowEffectiveSampleSizeWarning: when, for some examples, one chain
+            carries nearly all the weight (an effective sample size below
+            `reliability_threshold(num_chains)`, 1.25 of 5 chains): their
+            standard errors are then unreliable.
 
     Example:
 
@@ -140,6 +151,7 @@ def ais_log_likelihood(
     validation.check_int(batch_size, "batch_size", minimum=1)
     validation.check_float(step_size, "step_size", minimum=0.0, exclusive=True)
     validation.check_seed(seed)
+    verbose = progress.resolve_verbose(verbose)
     if target_accept is not None:
         if not isinstance(target_accept, (tuple, list)) or len(target_accept) != 2:
             raise ValueError(
@@ -193,6 +205,7 @@ def ais_log_likelihood(
         progbar = keras.utils.Progbar(
             num_examples * config.num_steps,
             stateful_metrics=["log_px", "accept"],
+            verbose=verbose,
             unit_name="example-step",
         )
     log_weights, acceptance = [], []
@@ -208,7 +221,7 @@ def ais_log_likelihood(
             moments = tuple(estimate_lib.pad_rows(m, chunk_size) for m in moments)
 
         def report(steps_done, size=size, done=done):
-            progbar.update(done * config.num_steps + size * steps_done)
+            progbar.update(done * config.num_steps + size * steps_done, finalize=False)
 
         chunk_weights, chunk_accept = sampler.run_chunk(
             x_chunk, moments, seed, index, None if progbar is None else report
@@ -226,9 +239,15 @@ def ais_log_likelihood(
                     ("accept", float(np.mean(np.concatenate(acceptance)))),
                 ],
             )
-    return LogLikelihoodEstimate.from_log_weights(
+    estimate = LogLikelihoodEstimate.from_log_weights(
         np.concatenate(log_weights), acceptance_rate=np.concatenate(acceptance)
     )
+    estimate.warn_if_unreliable(
+        "More chains (`num_chains`), more intermediate distributions "
+        "(`num_steps`) or an initial distribution closer to the posterior "
+        "(`initial`) help."
+    )
+    return estimate
 
 
 _Config = collections.namedtuple(

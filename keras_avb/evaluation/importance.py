@@ -22,6 +22,7 @@ from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.evaluation import backend
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
+from keras_avb.utils import progress
 from keras_avb.utils import validation
 
 
@@ -35,7 +36,7 @@ def importance_log_likelihood(
     batch_size=100,
     samples_per_batch=None,
     seed=None,
-    verbose=0,
+    verbose="auto",
 ):
     """Estimates log p(x) per example by importance sampling.
 
@@ -58,12 +59,23 @@ def importance_log_likelihood(
             sees `batch_size * samples_per_batch` rows per call. By default
             about 20,000 rows.
         seed: an int (or `keras.random.SeedGenerator`) for reproducible draws.
-        verbose: 1 shows a `keras.utils.Progbar`.
+        verbose: `"auto"` (default) or 1 shows a `keras.utils.Progbar`
+            (on stdout, or absl's log after
+            `keras.config.disable_interactive_logging()`), 2 one line
+            when done, 0 nothing.
 
     Returns:
         A `LogLikelihoodEstimate` with per-example `log_likelihood`,
-        `standard_error` and `effective_sample_size` (`log_weights` is None:
-        the weights are reduced on the fly).
+        `standard_error`, `effective_sample_size` and
+        `standard_error_reliable` (`log_weights` is None: the weights are
+        reduced on the fly).
+
+    Warns:
+        LowEffectiveSampleSizeWarning: when, for some examples, the effective
+            sample size is below `reliability_threshold(num_samples)` (10 of
+            1000 samples): their standard errors are then unreliable. This is
+            common with the prior as proposal beyond two or three latent
+            dimensions.
 
     Example:
 
@@ -81,6 +93,7 @@ def importance_log_likelihood(
     validation.check_int(batch_size, "batch_size", minimum=1)
     validation.check_int(samples_per_batch, "samples_per_batch", minimum=1, allow_none=True)
     validation.check_seed(seed)
+    verbose = progress.resolve_verbose(verbose)
     x = estimate_lib.to_numpy(x)
     likelihood = likelihoods_lib.get(likelihood)
     latent_dim = None
@@ -107,7 +120,10 @@ def importance_log_likelihood(
     progbar = None
     if verbose:
         progbar = keras.utils.Progbar(
-            num_examples * num_samples, stateful_metrics=["log_px"], unit_name="sample"
+            num_examples * num_samples,
+            stateful_metrics=["log_px"],
+            verbose=verbose,
+            unit_name="sample",
         )
     log_sums, log_sums_squares = [], []
     done = 0
@@ -140,16 +156,28 @@ def importance_log_likelihood(
                 log_sum_squares = ops.logaddexp(log_sum_squares, part_squares)
             drawn += count
             if progbar is not None:
-                progbar.update(done * num_samples + size * drawn)
+                progbar.update(done * num_samples + size * drawn, finalize=False)
         log_sums.append(ops.convert_to_numpy(log_sum)[:size])
         log_sums_squares.append(ops.convert_to_numpy(log_sum_squares)[:size])
         done += size
         if progbar is not None:
             so_far = np.concatenate(log_sums) - np.log(num_samples)
             progbar.update(done * num_samples, values=[("log_px", float(np.mean(so_far)))])
-    return LogLikelihoodEstimate.from_log_sums(
+    estimate = LogLikelihoodEstimate.from_log_sums(
         np.concatenate(log_sums), np.concatenate(log_sums_squares), num_samples
     )
+    estimate.warn_if_unreliable(_advice(proposal))
+    return estimate
+
+
+def _advice(proposal):
+    advice = (
+        "A proposal closer to the posterior (`evaluate_log_likelihood` uses "
+        "the model's encoder), more samples or AIS (`ais_log_likelihood`) help."
+    )
+    if proposal is None:
+        advice = "The proposal is the prior (`proposal=None`). " + advice
+    return advice
 
 
 class _ImportanceSampler:

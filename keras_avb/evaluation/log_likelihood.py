@@ -101,11 +101,13 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
         use_posterior: False starts AIS from (or samples importance weights
             from) the prior instead.
         **kwargs: passed on, e.g. `num_steps`, `num_chains`, `num_samples`,
-            `batch_size`, `seed`, `verbose`, `method` of AIS as
-            `ais_method`.
+            `batch_size`, `seed`, `verbose` (`"auto"` by default: a progress
+            bar; 0 silences it), `method` of AIS as `ais_method`.
 
     Returns:
-        A `LogLikelihoodEstimate`.
+        A `LogLikelihoodEstimate`; `standard_error_reliable` flags examples
+        whose effective sample size is too small for their standard error
+        to be trusted (with a `LowEffectiveSampleSizeWarning`).
 
     Example:
 

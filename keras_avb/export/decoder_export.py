@@ -20,10 +20,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import keras
 
+from keras_avb.utils import progress
 from keras_avb.utils import validation
 
 DECODE = "decode"
@@ -88,9 +90,23 @@ def _run(spec):
         )
 
 
-def _export(model, path, fmt, backend, **options):
+_FORMAT_NAMES = {"tf_saved_model": "a TensorFlow SavedModel", "onnx": "ONNX"}
+
+
+def _export(model, path, fmt, backend, verbose=1, **options):
     decoder, likelihood, latent_dim = _model_parts(model)
     path = Path(path).resolve()
+    start = time.perf_counter()
+    if verbose == 1:
+        where = (
+            "in this process"
+            if keras.backend.backend() == backend
+            else "in a subprocess (this usually takes 30-60 s)"
+        )
+        progress.print_msg(
+            f"Exporting the decoder as {_FORMAT_NAMES[fmt]} under the {backend} "
+            f"backend {where}..."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         decoder_path = Path(tmp) / "decoder.keras"
         decoder.save(decoder_path)
@@ -105,10 +121,16 @@ def _export(model, path, fmt, backend, **options):
                 **options,
             }
         )
+    if verbose:
+        progress.print_msg(
+            f"Exported the decoder to {path} in {time.perf_counter() - start:.1f} s."
+        )
     return path
 
 
-def export_decoder(model, path, sample=True, format="tf_saved_model", **kwargs):
+def export_decoder(
+    model, path, sample=True, format="tf_saved_model", verbose="auto", **kwargs
+):
     """Writes the trained decoder as a TensorFlow SavedModel (or ONNX).
 
     The SavedModel has the serving signatures
@@ -134,7 +156,12 @@ def export_decoder(model, path, sample=True, format="tf_saved_model", **kwargs):
         sample: whether to add the `"sample"` signature; it needs the
             model's prior to be `StandardNormal`.
         format: `"tf_saved_model"` (default) or `"onnx"`, which calls
-            `export_decoder_onnx(model, path, **kwargs)`.
+            `export_decoder_onnx(model, path, verbose=verbose, **kwargs)`.
+        verbose: `"auto"` (default) or 1 prints a line when the export
+            starts (saying whether it runs in a subprocess, which takes
+            30-60 s) and one when it is done; 2 only the last; 0 nothing.
+            Printed to stdout, or to absl's log after
+            `keras.config.disable_interactive_logging()`.
 
     Returns:
         The absolute path written.
@@ -153,21 +180,24 @@ def export_decoder(model, path, sample=True, format="tf_saved_model", **kwargs):
     ((3, 2), (3, 4))
     """
     if format == "onnx":
-        return export_decoder_onnx(model, path, **kwargs)
+        return export_decoder_onnx(model, path, verbose=verbose, **kwargs)
     if format != "tf_saved_model":
         raise ValueError(
             f"`format` must be 'tf_saved_model' or 'onnx'. Received: {format!r}"
         )
     if kwargs:
         raise TypeError(f"Unexpected arguments for a SavedModel: {sorted(kwargs)}")
+    verbose = progress.resolve_verbose(verbose)
     _model_parts(model)
     path = validation.check_output_path(path, "path", directory=True)
     if sample:
         _check_prior(model)
-    return _export(model, path, "tf_saved_model", "tensorflow", sample=bool(sample))
+    return _export(
+        model, path, "tf_saved_model", "tensorflow", verbose=verbose, sample=bool(sample)
+    )
 
 
-def export_decoder_onnx(model, path, opset_version=17, verify=True):
+def export_decoder_onnx(model, path, opset_version=17, verify=True, verbose="auto"):
     """Writes the `"decode"` computation of the trained decoder as ONNX.
 
     The graph has one input `z` (float32, `(batch, latent_dim)`, dynamic
@@ -188,6 +218,9 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True):
             decoder on batches of 1 and 3 latent codes (a graph whose batch
             size was frozen by tracing fails this check); skipped when
             onnxruntime is not installed.
+        verbose: `"auto"` (default) or 1 prints a line when the export
+            starts (saying whether it runs in a subprocess, which takes
+            30-60 s) and one when it is done; 2 only the last; 0 nothing.
 
     Returns:
         The absolute path written.
@@ -205,6 +238,7 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True):
     >>> mean.shape
     (5, 4)
     """
+    verbose = progress.resolve_verbose(verbose)
     _model_parts(model)
     path = validation.check_output_path(path, "path", directory=False)
     opset_version = validation.check_int(
@@ -215,6 +249,7 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True):
         path,
         "onnx",
         "torch",
+        verbose=verbose,
         opset_version=int(opset_version),
         verify=bool(verify),
     )

@@ -1,10 +1,12 @@
 """`fit_posterior`: one entry point for AVB, ADVI and HMC on an unnormalised target."""
 
+import inspect
 import time
 
 import keras
 import numpy as np
 
+from keras_avb.utils import progress
 from keras_avb.utils import validation
 from keras_avb.vi import hmc as hmc_lib
 from keras_avb.vi import targets as targets_lib
@@ -107,11 +109,20 @@ class FittedPosterior:
             raise AttributeError("Only HMC stores samples; use `sample(n)`.")
         return self._samples
 
-    def train(self, steps, verbose=0):
-        """Continues training a variational method for `steps` more steps."""
+    def train(self, steps, verbose="auto"):
+        """Continues training a variational method for `steps` more steps.
+
+        `verbose` is that of `keras.Model.fit`: `"auto"` (default) or 1 a
+        progress bar, 2 one line, 0 nothing.
+        """
         if self.model is None:
             raise ValueError("HMC cannot be trained further; run it again.")
         _check_steps(steps)
+        verbose = progress.resolve_verbose(verbose)
+        if not keras.config.is_interactive_logging_enabled():
+            # `fit` updates its progress bar on a callback thread, which does
+            # not see this (thread-local) switch and prints to stdout anyway.
+            verbose = 0
         start = time.perf_counter()
         history = self.model.fit(
             np.zeros((steps, 1), "float32"), batch_size=1, epochs=1,
@@ -147,7 +158,7 @@ def fit_posterior(
     seed=None,
     callback=None,
     callback_every=None,
-    verbose=0,
+    verbose="auto",
     **options,
 ):
     """Fits an approximation of an unnormalised density and returns a sampler.
@@ -191,7 +202,11 @@ def fit_posterior(
             `callback_every` steps (and at the end) of a variational fit, e.g.
             to record a divergence over training.
         callback_every: how often to call `callback`.
-        verbose: verbosity of `keras.Model.fit`.
+        verbose: `"auto"` (default) or 1 shows `keras.Model.fit`'s progress
+            bar (one per `callback_every` chunk with a callback; for HMC a
+            line when it starts and one when it ends), 2 one line per fit,
+            0 nothing. After `keras.config.disable_interactive_logging()`
+            nothing is printed (the HMC lines go to absl's log).
         **options: method-specific options. AVB: `sampler`, `adversary`,
             `noise_dim`, `hidden_units`, `reference_scale`,
             `contrast_epsilon`, `optimizer`, `adversary_optimizer`. ADVI:
@@ -239,6 +254,7 @@ def fit_posterior(
         learning_rate, "learning_rate", minimum=0.0, exclusive=True, allow_none=True
     )
     seed = validation.check_int(seed, "seed", minimum=0, allow_none=True)
+    verbose = progress.resolve_verbose(verbose)
     for name in ("reference_scale", "step_size"):
         if name in options:
             validation.check_float(options[name], name, minimum=0.0, exclusive=True)
@@ -249,12 +265,25 @@ def fit_posterior(
     targets_lib.check_target(log_prob_fn, event_size)
 
     if method == "hmc":
+        if verbose == 1:
+            defaults = inspect.signature(hmc_lib.run_hmc).parameters
+            num_chains, burnin = (
+                options.get(name, defaults[name].default)
+                for name in ("num_chains", "num_burnin_steps")
+            )
+            progress.print_msg(
+                f"Running HMC: {num_chains} chains, {burnin} burn-in transitions "
+                f"and {int(steps)} kept samples each (no progress bar: it runs as "
+                "one loop)..."
+            )
         start = time.perf_counter()
         samples, info = hmc_lib.run_hmc(
             log_prob_fn, event_size, num_results=int(steps),
             seed=0 if seed is None else seed, **options,
         )
         info.update(num_results=int(steps), wall_time=time.perf_counter() - start)
+        if verbose:
+            progress.print_msg(f"HMC done in {info['wall_time']:.1f} s.")
         return FittedPosterior(method, event_size, samples=samples, info=info)
 
     if method == "avb":
