@@ -151,6 +151,49 @@ def test_mnist(tmp_path):
     assert saved["elbo"] < 0.0 and saved["ais"] < 0.0
 
 
+def tiny_mnist_archive(path, binarization):
+    """An `.npz` of 80 training images: 5 batches of 16, so that epochs of 3
+    steps do not divide a pass over the data."""
+    rng = np.random.default_rng(0)
+    if binarization == "dynamic":
+        images = lambda n: rng.integers(0, 256, (n, 28, 28), dtype="uint8")  # noqa: E731
+        labels = lambda n: rng.integers(0, 10, n, dtype="uint8")  # noqa: E731
+        np.savez(path, x_train=images(80), y_train=labels(80), x_test=images(16),
+                 y_test=labels(16))
+    else:  # the layout of Larochelle and Murray's binarized MNIST
+        bits = lambda n: (rng.random((n, 784)) < 0.3).astype("uint8")  # noqa: E731
+        np.savez(path, train=bits(80), valid=bits(16), test=bits(16))
+    return path
+
+
+@pytest.mark.parametrize(
+    "binarization, model", [("dynamic", "avb_ac"), ("static", "vae")]
+)
+def test_mnist_trains_exactly_the_requested_steps(tmp_path, capsys, binarization, model):
+    # 10 steps in epochs of 3 over 5 batches: a plain `fit(epochs=4,
+    # steps_per_epoch=3)` ran 3 + 2 + 3 + 2 steps (an epoch ends when the
+    # data runs out) and the script reported 12.
+    data = tiny_mnist_archive(tmp_path / f"{binarization}.npz", binarization)
+    results = load_example("mnist").main([
+        "--model", model, "--latent-dim", "2", "--steps", "10",
+        "--steps-per-epoch", "3", "--batch-size", "16",
+        "--adversary-units", "8", "--adversary-depth", "1",
+        "--eval-examples", "8", "--ais-steps", "2", "--ais-chains", "2",
+        "--ais-batch-size", "8", "--data", str(data), "--verbose", "0",
+        "--save-dir", str(tmp_path),
+    ])
+    with open(tmp_path / "results.json") as f:
+        saved = json.load(f)
+    assert saved["steps"] == 10
+    assert results["steps"] == saved["steps_requested"] == 10
+    # The saved model's optimizer made the 10 updates.
+    loaded = keras.saving.load_model(tmp_path / f"{model}_2d_mlp.keras")
+    assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 10
+    out = capsys.readouterr().out
+    assert printed_number(r"for (\d+) steps of batch", out) == 10
+    assert printed_number(r"trained (\d+) steps \(the optimizer's step counter\)", out) == 10
+
+
 @needs_mnist
 def test_tune(tmp_path, capsys):
     # Not --quick, which fixes 2 trials on 4000 images (about 40 s under JAX
