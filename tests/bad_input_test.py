@@ -494,3 +494,163 @@ def test_basis_noise_encoder_trains_with_batches_of_two():
     history = model.fit(four_point_data(4), batch_size=2, verbose=0)
     for key in ("loss", "adversary_loss", "kl", "adversarial_elbo"):
         assert all(math.isfinite(v) for v in history.history[key]), key
+
+
+# ----------------------------------------------------------------------
+# One input, no labels: a tuple `x` is rejected, labels are ignored loudly
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+@pytest.mark.parametrize(
+    "make_x, message",
+    [
+        (
+            lambda x: (x, np.arange(len(x))),
+            r"`x` is a tuple of 2 elements, which Keras reads as 2 model inputs.*"
+            r"pass the data alone: `model\.{method}\(data\)`",
+        ),
+        (lambda x: [x, x], "`x` is a list of 2 elements, which Keras reads as 2"),
+        (lambda x: (x,), r"`x` is a tuple of 1 element.*`model\.{method}\(x\[0\]\)`"),
+    ],
+    ids=["x_y_tuple", "list_of_arrays", "one_tuple"],
+)
+def test_tuple_or_list_of_arrays_as_x_is_rejected(method, make_x, message):
+    # Keras reads a tuple `x` as several inputs; before this check, `fit`
+    # failed inside Keras ("'tuple' object has no attribute 'shape'", or a
+    # dtype TypeError on TensorFlow).
+    model = compiled_avb()
+    with pytest.raises(ValueError, match=message.format(method=method)):
+        getattr(model, method)(make_x(four_point_data(16)), verbose=0)
+    assert_not_trained(model)
+
+
+def _ignored_warnings(record, what):
+    return [w for w in record if issubclass(w.category, UserWarning) and what in str(w.message)]
+
+
+def test_labels_given_to_fit_and_evaluate_are_ignored_with_one_warning():
+    x, y = four_point_data(16), np.array(["a", "b"] * 8)  # labels of any kind
+    model = compiled_avb()
+    with pytest.warns(UserWarning) as record:
+        model.fit(x, y, batch_size=4, verbose=0)
+    assert len(_ignored_warnings(record, "`y` is ignored: AVB is unsupervised")) == 1
+    assert int(model.optimizer.iterations) == 4  # and it trained
+    with pytest.warns(UserWarning) as record:
+        model.fit(x, sample_weight=np.ones(16), batch_size=4, epochs=2, verbose=0)
+    assert len(_ignored_warnings(record, "`sample_weight` is ignored")) == 1
+    with pytest.warns(UserWarning) as record:
+        logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert len(_ignored_warnings(record, "`y` is ignored")) == 1
+    assert math.isfinite(logs["loss"])
+
+
+def test_labels_in_validation_data_and_data_sets_are_ignored_with_one_warning():
+    x = four_point_data(16)
+    model = compiled_avb()
+    with pytest.warns(UserWarning) as record:
+        history = model.fit(
+            x, batch_size=8, epochs=2, validation_data=(x, np.arange(16)), verbose=0
+        )
+    # One warning, not one per epoch's validation.
+    assert len(_ignored_warnings(record, "ignored")) == 1
+    assert "labels in `validation_data`" in str(_ignored_warnings(record, "ignored")[0].message)
+    assert len(history.history["val_loss"]) == 2
+
+    class LabelledBatches(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return four_point_data(8, seed=index), np.zeros(8)
+
+    with pytest.warns(UserWarning, match="labels in the batches of `x` are ignored"):
+        model.fit(LabelledBatches(), verbose=0)
+
+
+def test_data_without_labels_gives_no_label_warning():
+    import warnings
+
+    model = compiled_avb()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(four_point_data(16), batch_size=8, validation_data=(four_point_data(8),), verbose=0)
+        model.evaluate(four_point_data(8), verbose=0)
+    assert not _ignored_warnings(record, "ignored")
+
+
+# ----------------------------------------------------------------------
+# A last batch of one in a data set (basis-noise encoders)
+# ----------------------------------------------------------------------
+def _loader(num_examples, batch_size, **kwargs):
+    torch = pytest.importorskip("torch")
+    # Keras takes a torch DataLoader under every backend (batches `(x,)`).
+    dataset = torch.utils.data.TensorDataset(torch.as_tensor(four_point_data(num_examples)))
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"num_examples": 17, "batch_size": 8},
+            r"last batch of `x` would hold one example \(a DataLoader of 17 "
+            r"examples in batches of 8, drop_last=False\).*drop_last=True",
+        ),
+        ({"num_examples": 16, "batch_size": 1}, "`x` would be processed in batches of one"),
+        (
+            {"num_examples": 32, "batch_size": 4, "sampler": list(range(9))},
+            r"last batch.*\(a DataLoader of 9 examples in batches of 4",
+        ),
+    ],
+    ids=["last_batch_of_one", "batch_size_1", "sampler_of_9"],
+)
+def test_basis_noise_encoder_rejects_a_data_loader_with_a_batch_of_one(kwargs, message):
+    # The DataLoader's batch_size, sampler length and drop_last say it
+    # without loading data; before, only its first batch was checked.
+    model = basis_noise_avb()
+    with pytest.raises(ValueError, match=message) as error:
+        model.fit(_loader(**kwargs), verbose=0)
+    assert "BasisNoiseEncoder estimates the moments" in str(error.value)
+    with pytest.raises(ValueError, match=message.replace("`x`", "`validation_data`")):
+        model.fit(four_point_data(8), validation_data=_loader(**kwargs), verbose=0)
+    assert_not_trained(model)
+
+
+def test_basis_noise_encoder_trains_on_a_data_loader_that_drops_the_last_batch():
+    model = basis_noise_avb()
+    model.fit(_loader(17, 8, drop_last=True), verbose=0)
+    assert int(model.optimizer.iterations) == 2
+
+
+def test_basis_noise_encoder_rejects_a_py_dataset_whose_last_batch_holds_one():
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            return four_point_data(8 if index < 2 else 1, seed=index)
+
+    model = basis_noise_avb()
+    with pytest.raises(ValueError, match=r"last batch of `x` \(batch 3 of 3\) holds one"):
+        model.fit(Batches(), verbose=0)
+    with pytest.raises(ValueError, match=r"last batch of `x` \(batch 3 of 3\) holds one"):
+        model.evaluate(Batches(), verbose=0)
+    assert_not_trained(model)
+
+
+def test_a_last_batch_of_one_is_an_error_only_if_training_reaches_it():
+    # 17 examples in batches of 8: batches 8, 8, 1. With steps_per_epoch the
+    # check used to be skipped, though 3 steps do reach the batch of one.
+    model = basis_noise_avb()
+    with pytest.raises(ValueError, match=r"\(17 examples in batches of 8\)"):
+        model.fit(four_point_data(17), batch_size=8, steps_per_epoch=3, verbose=0)
+    with pytest.raises(ValueError, match=r"\(17 examples in batches of 8\)"):
+        model.fit(four_point_data(17), batch_size=8, steps_per_epoch=1, epochs=3, verbose=0)
+    assert_not_trained(model)
+    model.fit(four_point_data(17), batch_size=8, steps_per_epoch=2, verbose=0)
+    assert int(model.optimizer.iterations) == 2
+
+
+def test_the_suggested_batch_size_leaves_no_batch_of_one():
+    # 21 examples: batches of 4 and of 5 both leave one; 6 does not.
+    with pytest.raises(ValueError, match=r"e\.g\. batch size 6\)"):
+        basis_noise_avb().fit(four_point_data(21), batch_size=4, verbose=0)

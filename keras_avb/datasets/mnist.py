@@ -2,7 +2,9 @@
 
 Both loaders read local `.npz` archives (`np.load`, no pickle). Where no path
 is given they look in `$KERAS_AVB_DATA_DIR`, then in Keras' cache
-(`$KERAS_HOME/datasets` or `~/.keras/datasets`), and only then download.
+(`$KERAS_HOME/datasets` or `~/.keras/datasets`), and only then download into
+that cache. Offline, a failed download raises `FileNotFoundError` naming the
+`path` argument, `$KERAS_AVB_DATA_DIR` and the archive's expected format.
 
 Binarization of grey-scale MNIST (pixel intensities as Bernoulli means):
 
@@ -22,7 +24,18 @@ import numpy as np
 from keras_avb.utils import validation
 
 MNIST_FILE = "mnist.npz"
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+MNIST_FORMAT = (
+    "`mnist.npz` with arrays `x_train` (60000, 28, 28), `y_train` (60000,), "
+    "`x_test` (10000, 28, 28) and `y_test` (10000,), images uint8 in 0..255 "
+    "(Keras' `keras.datasets.mnist` archive)"
+)
 BINARIZED_MNIST_FILE = "binarized_mnist.npz"
+BINARIZED_MNIST_FORMAT = (
+    "`binarized_mnist.npz` with arrays `train` (50000, 784), `valid` "
+    "(10000, 784) and `test` (10000, 784) of 0s and 1s (uint8)"
+)
 BINARIZED_MNIST_URL = (
     "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/"
     "binarized_mnist_{split}.amat"
@@ -30,27 +43,87 @@ BINARIZED_MNIST_URL = (
 BINARIZATIONS = ("dynamic", "static", None)
 
 
+def _keras_home():
+    return os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+
+
 def _candidates(filename):
     paths = []
     if os.environ.get("KERAS_AVB_DATA_DIR"):
         paths.append(Path(os.environ["KERAS_AVB_DATA_DIR"]) / filename)
-    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
-    paths.append(Path(keras_home) / "datasets" / filename)
+    paths.append(Path(_keras_home()) / "datasets" / filename)
     return paths
 
 
-def _find(path, filename):
+def _find(path, filename, file_format):
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValueError(
+                f"`path` must be a file or folder path (str or os.PathLike) or "
+                f"None. Received: {path!r}"
+            )
         path = Path(path)
         if path.is_dir():
             path = path / filename
         if not path.is_file():
-            raise FileNotFoundError(f"No such file: {path}")
+            raise FileNotFoundError(
+                f"No such file: {path} (from `path`). Pass a {file_format}, or "
+                "a folder holding one."
+            )
         return path
     for candidate in _candidates(filename):
         if candidate.is_file():
             return candidate
     return None
+
+
+def _load_npz(path, keys, file_format):
+    """The arrays `keys` of the archive `path`; `ValueError` if it isn't one."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(
+            f"{path} is not a readable .npz archive ({error}); expected a "
+            f"{file_format}."
+        ) from error
+    if not hasattr(archive, "files"):  # a .npy array
+        raise ValueError(f"{path} holds one array, not an archive; expected a {file_format}.")
+    with archive:
+        missing = [key for key in keys if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{path} has no array(s) {missing} (it holds {archive.files}); "
+                f"expected a {file_format}."
+            )
+        return [archive[key] for key in keys]
+
+
+def _download(filename, origin, archive, file_format, file_hash=None):
+    """`keras.utils.get_file` into Keras' cache, with a clear error offline.
+
+    Keras raises a bare `Exception` ("URL fetch failure on ...") when there
+    is no network; this raises `FileNotFoundError` naming the ways to give
+    the data locally instead.
+    """
+    try:
+        return keras.utils.get_file(
+            filename,
+            origin,
+            file_hash=file_hash,
+            cache_dir=_keras_home(),
+            cache_subdir="datasets",
+        )
+    except Exception as error:  # noqa: BLE001 - Keras raises a bare Exception
+        places = ", ".join(str(p.parent) for p in _candidates(archive))
+        if not os.environ.get("KERAS_AVB_DATA_DIR"):
+            places += " ($KERAS_AVB_DATA_DIR is not set)"
+        raise FileNotFoundError(
+            f"{archive} was not found locally and could not be downloaded from "
+            f"{origin} ({error}). Without network access, pass the data with "
+            "the `path` argument (the file or its folder) or put it in the "
+            f"folder named by `$KERAS_AVB_DATA_DIR`; it must be a {file_format}. "
+            f"Looked for {archive} in: {places}."
+        ) from error
 
 
 def binarize(x, seed=None):
@@ -165,7 +238,8 @@ def load_mnist(
     Args:
         path: a `mnist.npz` (keys `x_train`, `y_train`, `x_test`, `y_test`)
             or a folder holding one. None looks in `$KERAS_AVB_DATA_DIR` and
-            Keras' cache, else downloads with `keras.datasets.mnist`.
+            Keras' cache, else downloads Keras' `mnist.npz` into that cache
+            (offline: `FileNotFoundError` naming these options).
         binarization: `"dynamic"`, `"static"` or None (see the module doc).
         flatten: True gives `(N, 784)` images, False `(N, 28, 28)`.
         seed: seed of the binarization draws (and of the shuffling of the
@@ -189,13 +263,14 @@ def load_mnist(
         raise ValueError(
             f"`binarization` must be one of {BINARIZATIONS}. Received: {binarization!r}"
         )
-    found = _find(path, MNIST_FILE)
+    found = _find(path, MNIST_FILE, MNIST_FORMAT)
     if found is None:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    else:
-        with np.load(found, allow_pickle=False) as data:
-            x_train, y_train = data["x_train"], data["y_train"]
-            x_test, y_test = data["x_test"], data["y_test"]
+        found = _download(
+            MNIST_FILE, MNIST_URL, MNIST_FILE, MNIST_FORMAT, file_hash=MNIST_SHA256
+        )
+    x_train, y_train, x_test, y_test = _load_npz(
+        found, ("x_train", "y_train", "x_test", "y_test"), MNIST_FORMAT
+    )
     if flatten:
         x_train = x_train.reshape(len(x_train), -1)
         x_test = x_test.reshape(len(x_test), -1)
@@ -221,7 +296,8 @@ def load_binarized_mnist(path=None, flatten=True, dtype="float32"):
         path: a `binarized_mnist.npz` (keys `train`, `valid`, `test`, each
             `(N, 784)` uint8 of 0s and 1s) or a folder holding one. None looks
             in `$KERAS_AVB_DATA_DIR` and Keras' cache, else downloads the
-            original `.amat` text files and caches them as that archive.
+            original `.amat` text files and caches them as that archive
+            (offline: `FileNotFoundError` naming these options).
         flatten: True gives `(N, 784)` rows, False `(N, 28, 28)` images.
         dtype: dtype of the returned arrays.
 
@@ -234,11 +310,10 @@ def load_binarized_mnist(path=None, flatten=True, dtype="float32"):
     >>> x_train.shape, x_valid.shape, x_test.shape  # doctest: +SKIP
     ((50000, 784), (10000, 784), (10000, 784))
     """
-    found = _find(path, BINARIZED_MNIST_FILE)
+    found = _find(path, BINARIZED_MNIST_FILE, BINARIZED_MNIST_FORMAT)
     if found is None:
         found = _download_binarized_mnist()
-    with np.load(found, allow_pickle=False) as data:
-        splits = [data[key] for key in ("train", "valid", "test")]
+    splits = _load_npz(found, ("train", "valid", "test"), BINARIZED_MNIST_FORMAT)
     if not flatten:
         splits = [s.reshape(len(s), 28, 28) for s in splits]
     return tuple(s.astype(dtype) for s in splits)
@@ -247,8 +322,11 @@ def load_binarized_mnist(path=None, flatten=True, dtype="float32"):
 def _download_binarized_mnist():
     arrays = {}
     for split in ("train", "valid", "test"):
-        text = keras.utils.get_file(
-            f"binarized_mnist_{split}.amat", BINARIZED_MNIST_URL.format(split=split)
+        text = _download(
+            f"binarized_mnist_{split}.amat",
+            BINARIZED_MNIST_URL.format(split=split),
+            BINARIZED_MNIST_FILE,
+            BINARIZED_MNIST_FORMAT,
         )
         arrays[split] = np.loadtxt(text, dtype="uint8")
     target = _candidates(BINARIZED_MNIST_FILE)[-1]

@@ -1,6 +1,7 @@
 """Tests of the MNIST loaders on the project's local archives (no downloads)."""
 
 import os
+import re
 from pathlib import Path
 
 import keras
@@ -128,3 +129,64 @@ def test_environment_variable_locates_the_archives(monkeypatch):
     monkeypatch.setenv("KERAS_AVB_DATA_DIR", str(_data_dir()))
     _, _, x_test = load_binarized_mnist()
     assert x_test.shape == (10000, 784)
+
+
+def _offline(monkeypatch, tmp_path):
+    """No network, an empty Keras cache and no `$KERAS_AVB_DATA_DIR`.
+
+    `urllib.request.urlopen` raises what it raises without a network, so
+    Keras' `get_file` fails as it does offline ("URL fetch failure on ...").
+    """
+    import urllib.error
+    import urllib.request
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_AVB_DATA_DIR", raising=False)
+
+
+@pytest.mark.parametrize(
+    "load, archive, keys",
+    [
+        (load_mnist, "mnist.npz", "`x_train` .60000, 28, 28."),
+        (load_binarized_mnist, "binarized_mnist.npz", "`train` .50000, 784."),
+    ],
+    ids=["mnist", "binarized_mnist"],
+)
+def test_offline_without_a_path_names_the_path_argument(monkeypatch, tmp_path, load, archive, keys):
+    # Before, Keras' bare `Exception("URL fetch failure ...")` came through.
+    _offline(monkeypatch, tmp_path)
+    with pytest.raises(FileNotFoundError) as error:
+        load()
+    message = str(error.value)
+    assert f"{archive} was not found locally and could not be downloaded" in message
+    assert "URL fetch failure" in message  # Keras' own reason is kept
+    assert "the `path` argument" in message and "`$KERAS_AVB_DATA_DIR`" in message
+    assert re.search(keys, message), message
+    assert str(tmp_path / "datasets") in message  # where it looked
+    assert "KERAS_AVB_DATA_DIR is not set" in message
+    # With the variable set (to a folder without the file) it is searched too.
+    monkeypatch.setenv("KERAS_AVB_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "data"))):
+        load()
+
+
+def test_a_file_that_is_not_the_archive_is_named(tmp_path):
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    with pytest.raises(ValueError, match=r"has no array\(s\) \['x_train'.*expected a `mnist.npz`"):
+        load_mnist(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match=r"has no array\(s\) \['train'.*`binarized_mnist.npz`"):
+        load_binarized_mnist(tmp_path / "other.npz")
+    (tmp_path / "text.npz").write_text("not an archive")
+    with pytest.raises(ValueError, match="not a readable .npz archive"):
+        load_mnist(tmp_path / "text.npz")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="holds one array, not an archive"):
+        load_mnist(tmp_path / "array.npy")
+    with pytest.raises(FileNotFoundError, match=r"No such file.*\(from `path`\)"):
+        load_mnist(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="`path` must be a file or folder path"):
+        load_mnist(3)

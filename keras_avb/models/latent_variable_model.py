@@ -139,6 +139,7 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
 
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict` (reconstructions), after checking `x`."""
+        validation.check_one_input(x, "x", method="predict")
         validation.check_data(x, data_shape=self.data_shape, name="x")
         return super().predict(x, *args, **kwargs)
 
@@ -146,10 +147,24 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     # Input checks before training
     # ------------------------------------------------------------------
     def check_data(self, data, name="x"):
-        """Raises `ValueError` naming the problem if `data` does not suit the model."""
+        """Raises `ValueError` naming the problem if `data` does not suit the model.
+
+        Labels in `data` (an `(x, y)` tuple, or a data set whose batches are)
+        are ignored, with a `UserWarning`.
+        """
         return validation.check_data(
-            data, data_shape=self.data_shape, likelihood=self.likelihood, name=name
+            data,
+            data_shape=self.data_shape,
+            likelihood=self.likelihood,
+            name=name,
+            model_name=type(self).__name__,
         )
+
+    def _warn_ignored_labels(self, y, sample_weight):
+        """Warns about `y` and `sample_weight`, which are then not passed on."""
+        for value, what in ((y, "`y` is"), (sample_weight, "`sample_weight` is")):
+            if value is not None:
+                validation.warn_ignored(what, type(self).__name__)
 
     def fit(
         self,
@@ -169,7 +184,13 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         default one is put first: it warns about an unhealthy adversary and
         stops training with an error naming the player and the step when a
         loss becomes NaN or infinite.
+
+        The model is unsupervised: `x` is the data alone (a tuple or list of
+        arrays, which Keras reads as several inputs, is rejected), and `y`,
+        `sample_weight` and labels in `validation_data` or in a data set's
+        batches are ignored, with a `UserWarning`.
         """
+        validation.check_one_input(x, "x", method="fit")
         validation.check_fit_arguments(
             self,
             x,
@@ -182,9 +203,10 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         self.check_data(x, name="x")
         if validation_data is not None:
             self.check_data(validation_data, name="validation_data")
+        self._warn_ignored_labels(y, kwargs.pop("sample_weight", None))
         return super().fit(
             x,
-            y,
+            None,
             batch_size=batch_size,
             epochs=epochs,
             verbose=verbose,
@@ -195,9 +217,21 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         )
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`, after checking the data (as in `fit`)."""
+        if kwargs.get("_use_cached_eval_dataset"):
+            # Keras' `fit` evaluating the validation data, checked by `fit`.
+            return super().evaluate(x, None, *args, **kwargs)
+        validation.check_one_input(x, "x", method="evaluate")
         validation.check_evaluate_arguments(self, x, args, kwargs)
         self.check_data(x, name="x")
-        return super().evaluate(x, y, *args, **kwargs)
+        # Positional order of keras.Model.evaluate: batch_size, verbose,
+        # sample_weight, ...
+        args = list(args)
+        sample_weight = args[2] if len(args) > 2 else kwargs.pop("sample_weight", None)
+        if len(args) > 2:
+            args[2] = None
+        self._warn_ignored_labels(y, sample_weight)
+        return super().evaluate(x, None, *args, **kwargs)
 
     # ------------------------------------------------------------------
     # Saving: the noise stream is part of the state, so a resumed run draws

@@ -11,6 +11,11 @@ Data that is an array is checked whole (in chunks, so the check adds no
 copy of the data); for a `tf.data.Dataset`, a PyTorch `DataLoader` or a
 `keras.utils.PyDataset` the first batch is checked.
 
+The models are unsupervised and take one input, the data: a tuple or list
+of arrays given as `x` (which Keras reads as several inputs) is rejected,
+and labels (`y`, `sample_weight`, the second element of `validation_data`
+or of a data set's batches) are ignored with a `UserWarning`.
+
 What data is accepted: real numbers of any dtype. Integer and boolean
 arrays are accepted and cast to the model's float dtype (so `uint8` 0/1
 images work; `uint8` 0..255 images fail the Bernoulli check, which says
@@ -23,6 +28,8 @@ batch axis.
 import math
 import numbers
 import os
+import sys
+import warnings
 
 import keras
 import numpy as np
@@ -323,27 +330,116 @@ def check_gaussian(mean, variance, name):
 # ----------------------------------------------------------------------
 # Data given to `fit` and `evaluate`
 # ----------------------------------------------------------------------
-def first_batch(data):
-    """The `x` of the first batch of a dataset, or `None` if it can't be peeked."""
+def peek_batch(data):
+    """The first batch of a data set as it yields it, or `None` if it can't be peeked.
+
+    Peeks a `tf.data.Dataset`, a PyTorch `DataLoader` or a
+    `keras.utils.PyDataset`; returns `None` for anything else (a Python
+    generator is not consumed). Raises `ValueError` for an empty data set.
+    """
     module = type(data).__module__
     try:
         if module.startswith("tensorflow") and hasattr(data, "take"):
-            batch = next(iter(data.take(1)))
-        elif module.startswith("torch.utils.data"):
-            batch = next(iter(data))
-        elif hasattr(data, "__getitem__") and hasattr(data, "num_batches"):
+            return next(iter(data.take(1)))
+        if module.startswith("torch.utils.data"):
+            return next(iter(data))
+        if _is_py_dataset(data):
             if data.num_batches == 0:
                 raise StopIteration
-            batch = data[0]  # keras.utils.PyDataset
-        else:
-            return None
+            return data[0]
     except StopIteration:
         raise ValueError("The data set is empty: it yields no batch.") from None
-    if isinstance(batch, dict):
+    return None
+
+
+def _is_py_dataset(data):
+    return hasattr(data, "__getitem__") and hasattr(data, "num_batches")
+
+
+def _x_of(batch):
+    """The `x` of a batch `x`, `(x,)` or `(x, y, ...)`; `None` for a dict."""
+    if batch is None or isinstance(batch, dict):
         return None
     if isinstance(batch, (tuple, list)):
-        batch = batch[0]
+        return batch[0]
     return batch
+
+
+def has_labels(batch):
+    """Whether a batch `(x, y, ...)` carries labels or sample weights.
+
+    Example:
+
+    >>> has_labels((np.zeros((2, 4)), np.zeros(2))), has_labels((np.zeros((2, 4)),))
+    (True, False)
+    """
+    return isinstance(batch, (tuple, list)) and any(
+        part is not None for part in batch[1:]
+    )
+
+
+def first_batch(data):
+    """The `x` of the first batch of a dataset, or `None` if it can't be peeked."""
+    return _x_of(peek_batch(data))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _stacklevel_outside_package():
+    """The `stacklevel` that attributes a warning to the first caller outside keras_avb."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_ignored(what, model_name):
+    """Warns (`UserWarning`) that `what` is ignored by an unsupervised model.
+
+    The warning is attributed to the caller's line outside keras_avb, so
+    Python's default filter shows it once for each line of user code.
+    """
+    warnings.warn(
+        f"{what} ignored: {model_name} is unsupervised and learns from the data "
+        "`x` alone (labels and sample weights are not used).",
+        UserWarning,
+        stacklevel=_stacklevel_outside_package(),
+    )
+
+
+def check_one_input(x, name="x", method="fit"):
+    """Raises `ValueError` if `x` is a tuple or list of arrays or data sets.
+
+    Keras reads a tuple or list `x` as several model inputs, so `fit((x, y))`
+    would fail inside Keras with an unrelated error; keras_avb models take
+    one input, the data. (Nested Python lists of numbers are named by
+    `check_data`.)
+
+    Example:
+
+    >>> check_one_input(np.zeros((2, 4)))
+    >>> check_one_input((np.zeros((2, 4)), np.zeros(2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` is a tuple of 2 elements, which Keras reads as 2 model inputs, ...
+    """
+    if not isinstance(x, (tuple, list)) or not x:
+        return
+    if isinstance(x[0], (tuple, list, numbers.Number)):
+        return
+    kind, count = type(x).__name__, len(x)
+    if count == 1:
+        raise ValueError(
+            f"`{name}` is a {kind} of 1 element; keras_avb models take the data "
+            f"array (or data set) itself: pass `model.{method}({name}[0])`."
+        )
+    raise ValueError(
+        f"`{name}` is a {kind} of {count} elements, which Keras reads as "
+        f"{count} model inputs, but keras_avb models take one input, the data. "
+        f"If it is `(data, labels)`, pass the data alone: `model.{method}(data)` "
+        "(the models are unsupervised; labels are not used)."
+    )
 
 
 def _unwrap(data, name):
@@ -376,7 +472,15 @@ def _unwrap(data, name):
     return data
 
 
-def check_data(data, *, data_shape=None, likelihood=None, name="x", whole=True):
+def check_data(
+    data,
+    *,
+    data_shape=None,
+    likelihood=None,
+    name="x",
+    whole=True,
+    model_name=None,
+):
     """Checks data for training or evaluation and returns it unchanged.
 
     Args:
@@ -385,21 +489,32 @@ def check_data(data, *, data_shape=None, likelihood=None, name="x", whole=True):
         likelihood: a `keras_avb.distributions.Likelihood` whose `validate`
             checks the values (for example binary data for Bernoulli).
         name: the argument's name, used in messages.
+        model_name: if given, labels in `data` (the second element of an
+            `(x, y)` tuple, or of a data set's first batch) are warned about
+            as ignored by that model.
     """
     del whole
     if data is None:
         raise ValueError(f"`{name}` is None: pass the data.")
     x = _unwrap(data, name)
     label = name
+    if isinstance(data, (tuple, list)) and has_labels(data):
+        ignored = f"The labels in `{name}` (its elements after the first) are"
+    else:
+        ignored = None
     if not _is_array_like(x):
-        batch = first_batch(x)
-        if batch is None:
-            return data
-        x, label = batch, f"the first batch of `{name}`"
-    array = _to_numpy(x)
-    check_dtype(array, label)
-    _check_shape(array, label, data_shape)
-    check_values(array, label, likelihood)
+        batch = peek_batch(x)
+        if has_labels(batch):
+            ignored = f"The labels in the batches of `{name}` are"
+        x = _x_of(batch)
+        label = f"the first batch of `{name}`"
+    if x is not None:
+        array = _to_numpy(x)
+        check_dtype(array, label)
+        _check_shape(array, label, data_shape)
+        check_values(array, label, likelihood)
+    if ignored and model_name is not None:
+        warn_ignored(ignored, model_name)
     return data
 
 
@@ -430,45 +545,140 @@ def uses_batch_moments(model):
     )
 
 
-def check_batch_moments_batch_size(model, data, batch_size, name, rows=None):
-    """Raises if a batch-moments encoder would see a batch of one example.
+_BATCH_MOMENTS_HINT = (
+    "The encoder's BasisNoiseEncoder estimates the moments of q(z|x) from "
+    "the batch, which needs 2 or more examples per batch"
+)
 
-    Args:
-        data: the data (arrays: every batch is known; data sets: the first).
-        batch_size: the batch size for array data (None: Keras' 32).
-        rows: the number of examples used, if not all of `data` (after a
-            validation split).
+
+def _better_batch_size(count, size):
+    """The smallest batch size above `size` that leaves no last batch of one."""
+    size += 1
+    while size < count and count % size == 1:
+        size += 1
+    return size
+
+
+def _check_batch_count(count, size, name, steps, described, fixes):
+    """Raises if `count` examples in batches of `size` give a batch of one.
+
+    `steps`: the most batches used (None: all), so a last batch of one that
+    is never reached is not an error.
     """
-    if not uses_batch_moments(model):
-        return
-    hint = (
-        "The encoder's BasisNoiseEncoder estimates the moments of q(z|x) from "
-        "the batch, which needs 2 or more examples per batch"
-    )
-    count = num_examples(data) if rows is None else rows
-    if count is None:
-        x = _unwrap(data, name) if data is not None else None
-        batch = first_batch(x) if x is not None else None
-        if batch is not None and len(batch.shape) and int(batch.shape[0]) == 1:
-            raise ValueError(
-                f"The first batch of `{name}` holds one example. {hint}: batch "
-                "the data set by 2 or more."
-            )
-        return
-    size = 32 if batch_size is None else batch_size
     if size == 1 or count == 1:
         raise ValueError(
             f"`{name}` would be processed in batches of one example "
-            f"(batch_size={batch_size}, {count} example(s)). {hint}: use "
-            "batch_size >= 2."
+            f"({described}). {_BATCH_MOMENTS_HINT}: use a batch size >= 2."
         )
-    if size < count and count % size == 1:
+    batches = -(-count // size)
+    if count % size == 1 and (steps is None or steps >= batches):
         raise ValueError(
-            f"The last batch of `{name}` would hold one example ({count} "
-            f"examples in batches of {size}). {hint}: choose a batch size "
-            f"that leaves a last batch of 2 or more (e.g. {size + 1}), or drop "
-            "an example."
+            f"The last batch of `{name}` would hold one example ({described}). "
+            f"{_BATCH_MOMENTS_HINT}: {fixes} (e.g. batch size "
+            f"{_better_batch_size(count, size)}), or drop an example."
         )
+
+
+def _torch_loader_batches(loader):
+    """`(examples, batch_size, drop_last)` of a PyTorch `DataLoader`, or None.
+
+    Read from its attributes without loading data. None when the loader
+    has no fixed batch size (a custom `batch_sampler`) or its sampler no
+    length (an `IterableDataset`).
+    """
+    batch_size = getattr(loader, "batch_size", None)
+    if batch_size is None or not hasattr(loader, "sampler"):
+        return None
+    try:
+        count = len(loader.sampler)
+    except (TypeError, NotImplementedError):
+        return None
+    return int(count), int(batch_size), bool(getattr(loader, "drop_last", False))
+
+
+def _batch_size_of(batch):
+    x = _x_of(batch)
+    shape = getattr(x, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else None
+
+
+def _check_data_set_batches(data, name, steps):
+    """The batch-of-one check for a data set, from what is cheap to know.
+
+    - PyTorch `DataLoader`: from `batch_size`, the sampler's length and
+      `drop_last` (every batch; no data is loaded);
+    - `keras.utils.PyDataset` of known length: its first and last batches;
+    - `tf.data.Dataset` and anything else: the first batch only (finding a
+      data set's last batch would mean iterating over all of it).
+    """
+    if type(data).__module__.startswith("torch.utils.data"):
+        info = _torch_loader_batches(data)
+        if info is not None:
+            count, size, drop_last = info
+            if drop_last:
+                count -= count % size
+            if count:
+                _check_batch_count(
+                    count,
+                    size,
+                    name,
+                    steps,
+                    f"a DataLoader of {count} examples in batches of {size}, "
+                    f"drop_last={drop_last}",
+                    "pass `drop_last=True` to the DataLoader, or choose a batch "
+                    "size that leaves a last batch of 2 or more",
+                )
+                return
+    if _size_is_one(_batch_size_of(peek_batch(data))):
+        raise ValueError(
+            f"The first batch of `{name}` holds one example. "
+            f"{_BATCH_MOMENTS_HINT}: batch the data set by 2 or more."
+        )
+    if _is_py_dataset(data):
+        batches = data.num_batches
+        if batches and batches > 1 and (steps is None or steps >= batches):
+            if _size_is_one(_batch_size_of(data[batches - 1])):
+                raise ValueError(
+                    f"The last batch of `{name}` (batch {batches} of {batches}) "
+                    f"holds one example. {_BATCH_MOMENTS_HINT}: make every "
+                    "batch hold 2 or more examples."
+                )
+
+
+def _size_is_one(size):
+    return size is not None and size == 1
+
+
+def check_batch_moments_batch_size(model, data, batch_size, name, rows=None, steps=None):
+    """Raises if a batch-moments encoder would see a batch of one example.
+
+    Args:
+        data: the data (arrays and PyTorch `DataLoader`s: every batch is
+            known; a `PyDataset`: its first and last batches; other data
+            sets: the first batch).
+        batch_size: the batch size for array data (None: Keras' 32).
+        rows: the number of examples used, if not all of `data` (after a
+            validation split).
+        steps: the most batches that will be drawn (`steps_per_epoch` times
+            the epochs, or `steps`), or None for every batch: a last batch of
+            one that is never reached is not an error.
+    """
+    if not uses_batch_moments(model):
+        return
+    count = num_examples(data) if rows is None else rows
+    if count is None:
+        if data is not None:
+            _check_data_set_batches(_unwrap(data, name), name, steps)
+        return
+    size = 32 if batch_size is None else batch_size
+    _check_batch_count(
+        count,
+        size,
+        name,
+        steps,
+        f"{count} examples in batches of {size}",
+        "choose a batch size that leaves a last batch of 2 or more",
+    )
 
 
 def check_fit_arguments(
@@ -518,14 +728,17 @@ def check_fit_arguments(
     rows = num_examples(x)
     if rows is not None and split:
         rows = int(math.ceil(rows * (1.0 - split)))
-    if kwargs.get("steps_per_epoch") is None:
-        check_batch_moments_batch_size(model, x, batch_size, "x", rows=rows)
+    steps = kwargs.get("steps_per_epoch")
+    if steps is not None:
+        steps *= epochs - initial_epoch
+    check_batch_moments_batch_size(model, x, batch_size, "x", rows=rows, steps=steps)
     if validation_data is not None:
         check_batch_moments_batch_size(
             model,
             validation_data,
             kwargs.get("validation_batch_size") or batch_size,
             "validation_data",
+            steps=kwargs.get("validation_steps"),
         )
 
 
@@ -533,9 +746,8 @@ def check_evaluate_arguments(model, x, args, kwargs):
     """Checks `evaluate`'s `batch_size` and `steps` (positional or keyword)."""
     batch_size = kwargs.get("batch_size", args[0] if args else None)
     batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
-    check_int(kwargs.get("steps"), "steps", minimum=1, allow_none=True)
-    if kwargs.get("steps") is None:
-        check_batch_moments_batch_size(model, x, batch_size, "x")
+    steps = check_int(kwargs.get("steps"), "steps", minimum=1, allow_none=True)
+    check_batch_moments_batch_size(model, x, batch_size, "x", steps=steps)
 
 
 # ----------------------------------------------------------------------
