@@ -237,10 +237,16 @@ class MnistAdversary(Adversary):
 
     def _mlp(self, units, depth, prefix):
         layers = [
-            keras.layers.Dense(units, activation=self.activation, name=f"{prefix}_dense_{i}")
+            keras.layers.Dense(
+                units,
+                activation=self.activation,
+                dtype=self.dtype_policy,
+                name=f"{prefix}_dense_{i}",
+            )
             for i in range(depth)
         ]
-        layers.append(keras.layers.Dense(1, name=f"{prefix}_output"))
+        # Sublayers share the parent's dtype policy (e.g. mixed precision).
+        layers.append(keras.layers.Dense(1, dtype=self.dtype_policy, name=f"{prefix}_output"))
         return keras.Sequential(layers, name=f"{prefix}_network")
 
     def build(self, input_shape):
@@ -256,7 +262,6 @@ class MnistAdversary(Adversary):
 
     def logits(self, x, z, training=None):
         x = 2.0 * x - 1.0
-        z = ops.cast(z, x.dtype)
         joint = self.joint_network(ops.concatenate([x, z], axis=-1), training=training)
         return (
             joint

@@ -3,6 +3,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from keras import ops
 
 import keras_avb
@@ -12,6 +13,7 @@ from keras_avb.architectures.mnist import default_num_bases
 from keras_avb.architectures.mnist import mnist_avb_encoder
 from keras_avb.architectures.mnist import mnist_decoder
 from keras_avb.architectures.mnist import mnist_vae_encoder
+from keras_avb.testing.layer_test_case import TestCase
 
 TINY = dict(
     hidden_units=(16,),
@@ -168,3 +170,32 @@ def test_full_covariance_contrast_trains_saves_and_evaluates(tmp_path):
         build_mnist_model("avb", contrast_covariance="full", **TINY)
     with pytest.raises(ValueError, match="contrast_covariance"):
         build_mnist_model("avb_ac", contrast_covariance="banded", **TINY)
+
+
+class MnistAdversaryLayerTest(TestCase):
+    """Keras' own layer harness, mixed precision included."""
+
+    @parameterized.named_parameters(
+        ("plain", False),
+        ("squared_norm", True),
+    )
+    def test_layer_harness(self, add_squared_norm):
+        self.run_layer_test(
+            MnistAdversary,
+            {
+                "units": 8,
+                "depth": 1,
+                "side_units": 4,
+                "side_depth": 1,
+                "add_squared_norm": add_squared_norm,
+            },
+            input_shape=((4, 784), (4, 3)),
+            expected_output_shape=(4,),
+            expected_output_dtype="float32",
+            # Joint, x and z networks: one hidden and one output Dense each.
+            expected_num_trainable_weights=3 * 2 * 2,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+        )

@@ -3,6 +3,8 @@ import math
 import keras
 from keras import ops
 
+from keras_avb.layers._precision import precise_dtype
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -27,6 +29,10 @@ class AdaptiveContrast(keras.layers.Layer):
     unit marginal variances but a nearly singular correlation, which a small
     adversary underestimates badly (BENCHMARKS.md, binarized MNIST).
 
+    The layer has no weights. Under a float16 or bfloat16 dtype policy the
+    normalisation, the Cholesky factorisation and `log r` are computed in
+    float32 and the outputs cast back to the compute dtype.
+
     Args:
         epsilon: added to the variance; the same value is used in the
             normalisation and in `log r`, so `r` is exactly the Gaussian
@@ -50,11 +56,22 @@ class AdaptiveContrast(keras.layers.Layer):
         if epsilon < 0:
             raise ValueError(f"`epsilon` must be >= 0. Received: {epsilon}")
         self.epsilon = float(epsilon)
+        # No weights: built on instantiation, as Keras' own stateless layers
+        # (`keras.layers.ELU`, `Softmax`) are; a subclass that overrides
+        # `build` is left unbuilt.
+        self._build_at_init()
 
     def call(self, inputs):
         z, mean, variance = inputs
+        dtype = precise_dtype(self.compute_dtype)
+        z, mean, variance = (ops.cast(t, dtype) for t in (z, mean, variance))
         if len(variance.shape) == len(z.shape) + 1:
-            return self._full_covariance(z, mean, variance)
+            z_norm, log_r = self._full_covariance(z, mean, variance)
+        else:
+            z_norm, log_r = self._diagonal(z, mean, variance)
+        return ops.cast(z_norm, self.compute_dtype), ops.cast(log_r, self.compute_dtype)
+
+    def _diagonal(self, z, mean, variance):
         mean = ops.stop_gradient(mean)
         variance = ops.stop_gradient(variance) + self.epsilon
         z_norm = (z - mean) * ops.rsqrt(variance)

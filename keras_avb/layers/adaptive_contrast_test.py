@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
+from keras_avb.testing.layer_test_case import TestCase
 
 
 def gaussian_log_density(z, mean, variance):
@@ -90,3 +91,44 @@ def test_full_covariance_whitens_correlated_gaussian_samples():
         [z, batch(mean), batch(np.diagonal(covariance).copy())]
     )
     assert np.corrcoef(ops.convert_to_numpy(z_std).T)[0, 1] > 0.9
+
+
+class AdaptiveContrastLayerTest(TestCase):
+    """Keras' own layer harness, mixed precision included."""
+
+    def test_layer_harness_diagonal(self):
+        self.run_layer_test(
+            AdaptiveContrast,
+            {"epsilon": 1e-3},
+            input_shape=((4, 3), (4, 3), (4, 3)),
+            expected_output_shape=((4, 3), (4,)),
+            expected_output_dtype=("float32", "float32"),
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+            assert_built_after_instantiation=True,
+        )
+
+    def test_layer_harness_full_covariance(self):
+        # The covariances must be positive definite for the Cholesky factor,
+        # so the inputs are given rather than drawn by the harness (as a
+        # tuple: TensorFlow's generator dataset of the training check
+        # rejects a list).
+        rng = np.random.default_rng(0)
+        z = rng.normal(size=(4, 3)).astype("float32")
+        mean = rng.normal(size=(4, 3)).astype("float32")
+        self.run_layer_test(
+            AdaptiveContrast,
+            {"epsilon": 1e-3},
+            input_data=(z, mean, random_covariances(rng, 4, 3)),
+            expected_output_shape=((4, 3), (4,)),
+            expected_output_dtype=("float32", "float32"),
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+            assert_built_after_instantiation=True,
+        )

@@ -28,7 +28,9 @@ class Adversary(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x, z = inputs
+        # Data may be integer images, which autocasting leaves alone.
         x = _flatten(ops.cast(x, self.compute_dtype))
+        z = ops.cast(z, self.compute_dtype)
         t = ops.reshape(self.logits(x, z, training=training), (-1,))
         if self.add_squared_norm:
             t = t + 0.5 * ops.sum(ops.square(z), axis=-1)
@@ -41,9 +43,10 @@ class Adversary(keras.layers.Layer):
         return {**super().get_config(), "add_squared_norm": self.add_squared_norm}
 
 
-def _mlp(units, activation, name):
+def _mlp(units, activation, name, dtype):
     return keras.Sequential(
-        [keras.layers.Dense(u, activation=activation) for u in units], name=name
+        [keras.layers.Dense(u, activation=activation, dtype=dtype) for u in units],
+        name=name,
     )
 
 
@@ -80,10 +83,16 @@ class InnerProductAdversary(Adversary):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.embedding_dim = int(embedding_dim)
         self.activation = activation
-        self.x_network = _mlp(self.hidden_units, activation, "x_network")
-        self.z_network = _mlp(self.hidden_units, activation, "z_network")
-        self.x_embedding = keras.layers.Dense(self.embedding_dim, name="x_embedding")
-        self.z_embedding = keras.layers.Dense(self.embedding_dim, name="z_embedding")
+        # Sublayers share the parent's dtype policy (e.g. mixed precision).
+        dtype = self.dtype_policy
+        self.x_network = _mlp(self.hidden_units, activation, "x_network", dtype)
+        self.z_network = _mlp(self.hidden_units, activation, "z_network", dtype)
+        self.x_embedding = keras.layers.Dense(
+            self.embedding_dim, dtype=dtype, name="x_embedding"
+        )
+        self.z_embedding = keras.layers.Dense(
+            self.embedding_dim, dtype=dtype, name="z_embedding"
+        )
 
     def build(self, input_shape):
         x_shape, z_shape = input_shape
@@ -142,12 +151,16 @@ class ResidualAdversary(Adversary):
         self.units = int(units)
         self.num_blocks = int(num_blocks)
         self.activation = activation
-        self.input_dense = keras.layers.Dense(self.units, name="input_dense")
+        # Sublayers share the parent's dtype policy (e.g. mixed precision).
+        dtype = self.dtype_policy
+        self.input_dense = keras.layers.Dense(self.units, dtype=dtype, name="input_dense")
         self.block_layers = [
-            keras.layers.Dense(self.units, name=f"block_{i // 2}_dense_{i % 2}")
+            keras.layers.Dense(
+                self.units, dtype=dtype, name=f"block_{i // 2}_dense_{i % 2}"
+            )
             for i in range(2 * self.num_blocks)
         ]
-        self.output_dense = keras.layers.Dense(1, name="output_dense")
+        self.output_dense = keras.layers.Dense(1, dtype=dtype, name="output_dense")
         self._activation = keras.activations.get(activation)
 
     def build(self, input_shape):
@@ -160,7 +173,7 @@ class ResidualAdversary(Adversary):
         self.output_dense.build(hidden)
 
     def logits(self, x, z, training=None):
-        h = self.input_dense(ops.concatenate([x, ops.cast(z, x.dtype)], axis=-1))
+        h = self.input_dense(ops.concatenate([x, z], axis=-1))
         for first, second in zip(self.block_layers[::2], self.block_layers[1::2]):
             h = h + second(self._activation(first(self._activation(h))))
         return self.output_dense(self._activation(h))

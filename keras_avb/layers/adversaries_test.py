@@ -1,10 +1,12 @@
 import keras
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from keras import ops
 
 from keras_avb.layers.adversaries import InnerProductAdversary
 from keras_avb.layers.adversaries import ResidualAdversary
+from keras_avb.testing.layer_test_case import TestCase
 
 
 @pytest.mark.parametrize(
@@ -45,3 +47,47 @@ def test_residual_adversary_has_weights_in_every_block():
     adversary([np.ones((1, 2), "float32"), np.ones((1, 2), "float32")])
     # input + 3 blocks of 2 dense layers + output, each with kernel and bias.
     assert len(adversary.trainable_weights) == 2 * (1 + 6 + 1)
+
+
+class AdversaryLayerTest(TestCase):
+    """Keras' own layer harness, mixed precision included."""
+
+    @parameterized.named_parameters(
+        ("plain", False),
+        ("squared_norm", True),
+    )
+    def test_residual_adversary_layer_harness(self, add_squared_norm):
+        self.run_layer_test(
+            ResidualAdversary,
+            {"units": 8, "num_blocks": 2, "add_squared_norm": add_squared_norm},
+            input_shape=((4, 2, 3), (4, 2)),
+            expected_output_shape=(4,),
+            expected_output_dtype="float32",
+            # input, 2 blocks of 2 dense layers and output: kernel and bias.
+            expected_num_trainable_weights=2 * (1 + 4 + 1),
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+        )
+
+    @parameterized.named_parameters(
+        ("plain", False),
+        ("squared_norm", True),
+    )
+    def test_inner_product_adversary_layer_harness(self, add_squared_norm):
+        self.run_layer_test(
+            InnerProductAdversary,
+            {"hidden_units": (8,), "embedding_dim": 4, "add_squared_norm": add_squared_norm},
+            # Integer data (e.g. uint8 images) is cast by the adversary.
+            input_shape=((4, 3), (4, 2)),
+            input_dtype=("int32", "float32"),
+            expected_output_shape=(4,),
+            expected_output_dtype="float32",
+            # x- and z-networks of one layer each, and two embeddings.
+            expected_num_trainable_weights=2 * (1 + 1 + 2),
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+        )

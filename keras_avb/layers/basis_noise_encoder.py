@@ -3,6 +3,8 @@ import math
 import keras
 from keras import ops
 
+from keras_avb.layers._precision import precise_dtype
+
 # `keras.initializers.VarianceScaling` divides by this so that its truncated
 # normal draws have the requested variance.
 _TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
@@ -103,15 +105,19 @@ class BasisNoiseEncoder(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.coefficient_offset = float(coefficient_offset)
         self.initial_mean_stddev = float(initial_mean_stddev)
+        # Sublayers share the parent's dtype policy (e.g. mixed precision).
         self.mean_dense = keras.layers.Dense(
             self.latent_dim,
             kernel_initializer=keras.initializers.RandomNormal(
                 stddev=self.initial_mean_stddev
             ),
+            dtype=self.dtype_policy,
             name="mean_dense",
         )
         self.coefficient_dense = keras.layers.Dense(
-            self.num_bases * self.latent_dim, name="coefficient_dense"
+            self.num_bases * self.latent_dim,
+            dtype=self.dtype_policy,
+            name="coefficient_dense",
         )
 
     @property
@@ -167,16 +173,20 @@ class BasisNoiseEncoder(keras.layers.Layer):
         a = self.coefficients(features)
         v = self.basis_vectors(noise)
         z = z0 + ops.sum(a * v, axis=1)
+        # The moments are batch statistics: under a float16 or bfloat16
+        # policy they are computed in float32 (as `BatchNormalization` does)
+        # and cast back to the compute dtype.
+        z0, a, v = (ops.cast(t, precise_dtype(self.compute_dtype)) for t in (z0, a, v))
         v_mean = ops.mean(v, axis=0)
         mean = z0 + ops.sum(a * v_mean, axis=1)
         if self.covariance == "full":
             centred = v - v_mean
             batch = ops.cast(ops.shape(v)[0], v.dtype)
             v_cov = ops.einsum("bmd,bme->mde", centred, centred) / batch
-            covariance = ops.einsum("bmd,mde,bme->bde", a, v_cov, a)
-            return z, mean, covariance
-        variance = ops.sum(ops.square(a) * ops.var(v, axis=0), axis=1)
-        return z, mean, variance
+            spread = ops.einsum("bmd,mde,bme->bde", a, v_cov, a)
+        else:
+            spread = ops.sum(ops.square(a) * ops.var(v, axis=0), axis=1)
+        return z, ops.cast(mean, z.dtype), ops.cast(spread, z.dtype)
 
     def compute_output_shape(self, input_shape):
         features_shape, _ = input_shape

@@ -1,9 +1,11 @@
 import keras
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from keras import ops
 
 from keras_avb.layers.basis_noise_encoder import BasisNoiseEncoder
+from keras_avb.testing.layer_test_case import TestCase
 
 
 def test_output_shapes_and_positive_variance():
@@ -106,3 +108,34 @@ def test_each_basis_mlp_is_initialised_with_its_own_fan_in():
         assert 0.9 < variance * fan_in < 1.1
     v = ops.convert_to_numpy(head.basis_vectors(keras.random.normal((2000, 16 * 64), seed=0)))
     assert 0.1 < v.var(axis=0).mean() < 10.0
+
+
+class BasisNoiseEncoderLayerTest(TestCase):
+    """Keras' own layer harness, mixed precision included."""
+
+    @parameterized.named_parameters(
+        ("diagonal", "diagonal", (4, 2)),
+        ("full", "full", (4, 2, 2)),
+    )
+    def test_layer_harness(self, covariance, spread_shape):
+        self.run_layer_test(
+            BasisNoiseEncoder,
+            {
+                "latent_dim": 2,
+                "num_bases": 3,
+                "noise_dim": 4,
+                "noise_units": (8,),
+                "coefficient_offset": 0.0,
+                "covariance": covariance,
+            },
+            input_shape=((4, 5), (4, 12)),
+            expected_output_shape=((4, 2), (4, 2), spread_shape),
+            expected_output_dtype=("float32", "float32", "float32"),
+            # mean and coefficient Dense layers, and two layers of basis
+            # MLPs (stacked kernel and bias each).
+            expected_num_trainable_weights=2 + 2 + 2 * 2,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=0,
+            expected_num_losses=0,
+            supports_masking=False,
+        )
