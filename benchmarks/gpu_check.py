@@ -86,13 +86,13 @@ TFP_TESTS = ("keras_avb/evaluation/ais_test.py::test_tfp_and_keras_implementatio
 
 # What each mode runs. Seconds are limits; parts usually end sooner.
 GPU = dict(
-    budget=470,
+    budget=460,
     limits=dict(throughput=160, ais=70, mnist=140, tests=130),
     throughput=dict(steps=100, rounds=5, batch_size=128, model=dict(
         latent_dim=32, num_bases=32, adversary_units=1024, adversary_depth=4,
         log_prior_trick=False, adversary_side_depth=0)),
-    ais=dict(examples=256, steps=50, chains=5, leapfrog=10, chunk_sizes="64,256", rounds=2),
-    mnist=dict(train_seconds=60, steps_per_epoch=200, eval_examples=256, ais_steps=1000,
+    ais=dict(examples=256, steps=50, chains=5, leapfrog=10, chunk_sizes="256", rounds=2),
+    mnist=dict(train_seconds=50, steps_per_epoch=200, eval_examples=256, ais_steps=1000,
                ais_chains=5, ais_seconds=30, ais_calibration_steps=(5, 25), model={}),
     tests=dict(files=TEST_FILES, keyword=None, workers=4),
 )
@@ -124,7 +124,9 @@ def parse_args(argv=None):
     parser.add_argument("--mnist-backend", default="jax", choices=BACKENDS,
                         help="the backend that trains the MNIST model (default jax)")
     parser.add_argument("--train-seconds", type=float, default=None,
-                        help="MNIST training time after the first step (default 60; --cpu 2)")
+                        help="MNIST training time after the first step (default 50; --cpu 2)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds for all parts together (default 460; --cpu 240)")
     parser.add_argument("--limit", action="append", default=[], metavar="PART=SECONDS",
                         help="override one part's time limit (repeatable)")
     parser.add_argument("--data", default=None,
@@ -174,6 +176,10 @@ def resolve(args):
         if not args.train_seconds > 0:
             raise ValueError(f"`--train-seconds` must be positive; received {args.train_seconds}")
         config["mnist"]["train_seconds"] = args.train_seconds
+    if args.budget is not None:
+        if not args.budget > 0:
+            raise ValueError(f"`--budget` must be positive; received {args.budget}")
+        config["budget"] = args.budget
     for item in args.limit:
         part, _, seconds = item.partition("=")
         if part not in PARTS or not re.fullmatch(r"\d+(\.\d+)?", seconds):
@@ -253,7 +259,9 @@ def launch_part(part, config, out, limit):
         result_path = os.path.join(tmp, "result.json")
         # The MNIST part runs under one backend; the others start one process per backend.
         backend = config["mnist_backend"] if part == "mnist" else None
-        log_path = os.path.join(config["logs"], f"{part}.log")
+        # The tests part's pytest processes write logs/tests_<backend>.log and its own
+        # few lines stay out of logs/ (at most 8 files come back from a GPU run).
+        log_path = os.path.join(tmp if part == "tests" else config["logs"], f"{part}.log")
         command = [sys.executable, os.path.abspath(__file__), "--out", out, "--part", part,
                    "--config", json.dumps(dict(config, part_limit=limit)),
                    "--result", result_path]
@@ -272,12 +280,12 @@ def launch_part(part, config, out, limit):
         if os.path.exists(result_path):  # parts write what they have as they go
             with open(result_path) as f:
                 result = json.load(f)
-    if status == "ok" and result.get("failed"):
-        status = "failed"
+        if status == "ok" and result.get("failed"):
+            status = "failed"
+        if status != "ok":
+            result["log_tail"] = _tail(log_path, 1500)
     result.update(status=status, returncode=returncode, limit_seconds=round(limit),
                   seconds=round(time.monotonic() - start, 1))
-    if status != "ok":
-        result["log_tail"] = _tail(log_path, 1500)
     return result
 
 
