@@ -39,6 +39,7 @@ from keras_avb.architectures import synthetic_decoder
 from keras_avb.architectures import synthetic_vae_encoder
 from keras_avb.evaluation import kl_divergence_knn
 from keras_avb.evaluation import quadrature_log_likelihood
+from keras_avb.training import fit_steps
 
 PAPER = {
     "vae": {
@@ -63,38 +64,69 @@ ROWS = (
 OPTIMUM = -math.log(4.0)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where the help text states it (None)."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def preset(key, text):
+    """Help text naming the `--variant` default(s) of `key`."""
+    notebook, paper = DEFAULTS["notebook"][key], DEFAULTS["paper"][key]
+    if notebook == paper:
+        return f"{text} (default: {notebook})"
+    return f"{text} (default: {notebook}; with --variant paper: {paper})"
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter
+    )
     parser.add_argument("--variant", choices=("notebook", "paper"), default="notebook",
                         help="network sizes: the authors' notebook or the paper's text")
     parser.add_argument("--steps", type=int, default=None,
-                        help="AVB training steps (encoder/decoder updates)")
-    parser.add_argument("--vae-steps", type=int, default=None, help="VAE training steps")
-    parser.add_argument("--batch-size", type=int, default=None)
+                        help=preset("steps", "AVB training steps (encoder/decoder updates)"))
+    parser.add_argument("--vae-steps", type=int, default=None,
+                        help=preset("vae_steps", "VAE training steps"))
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=preset("batch_size", "examples per batch"))
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help="AVB encoder/decoder learning rate (Adam)")
-    parser.add_argument("--adversary-learning-rate", type=float, default=None)
-    parser.add_argument("--vae-learning-rate", type=float, default=None)
+                        help=preset("learning_rate",
+                                    "AVB encoder/decoder learning rate (Adam)"))
+    parser.add_argument("--adversary-learning-rate", type=float, default=None,
+                        help=preset("adversary_learning_rate", "adversary learning rate"))
+    parser.add_argument("--vae-learning-rate", type=float, default=None,
+                        help=preset("vae_learning_rate", "VAE learning rate"))
     parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default=None,
-                        help="cosine: decay every learning rate to 5%% over the training")
+                        help=preset("lr_schedule", "cosine: decay every learning rate "
+                                    "to 5%% over the training"))
     parser.add_argument("--beta-1", type=float, default=None,
-                        help="Adam beta_1 of all optimizers")
+                        help=preset("beta_1", "Adam beta_1 of all optimizers"))
     parser.add_argument("--adversary-steps", type=int, default=None,
-                        help="adversary updates per encoder/decoder update; "
-                             "0 for simultaneous updates")
-    parser.add_argument("--adversary-units", type=int, default=None)
-    parser.add_argument("--adversary-blocks", type=int, default=None)
-    parser.add_argument("--adaptive-contrast", action="store_true")
-    parser.add_argument("--kl-annealing-steps", type=int, default=None)
+                        help=preset("adversary_steps", "adversary updates per "
+                                    "encoder/decoder update; 0 for simultaneous updates"))
+    parser.add_argument("--adversary-units", type=int, default=None,
+                        help=preset("adversary_units", "units per adversary layer"))
+    parser.add_argument("--adversary-blocks", type=int, default=None,
+                        help=preset("adversary_blocks", "residual blocks of the adversary"))
+    parser.add_argument("--adaptive-contrast", action="store_true",
+                        help="train AVB with Adaptive Contrast")
+    parser.add_argument("--kl-annealing-steps", type=int, default=None,
+                        help=preset("kl_annealing_steps", "scale the KL term by "
+                                    "min(step / N, 1) in training"))
     parser.add_argument("--steps-per-epoch", type=int, default=None,
-                        help="steps per progress-bar line")
-    parser.add_argument("--seed", type=int, default=0)
+                        help=preset("steps_per_epoch", "steps per progress-bar line"))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and data")
     parser.add_argument("--eval-samples", type=int, default=10000,
                         help="samples for the ELBO, the reconstruction error and the KL")
     parser.add_argument("--quadrature-points", type=int, default=400,
                         help="grid points per latent axis")
     parser.add_argument("--models", default="avb,vae", help="comma-separated: avb,vae")
-    parser.add_argument("--save-dir", default=None)
+    parser.add_argument("--save-dir", default=None,
+                        help="where the models and results.json go (default: not saved)")
     parser.add_argument("--figure", default=None,
                         help="path of the latent-code PNG (default: synthetic_latents.png, "
                              "or inside --save-dir)")
@@ -190,20 +222,23 @@ def build_vae(args):
 
 
 def train(model, steps, args, rng):
-    """Fits for `steps` steps, one progress-bar line per `steps_per_epoch` steps."""
+    """Fits for exactly `steps` steps, one progress-bar line per
+    `steps_per_epoch` steps; returns the seconds and the optimizer's count."""
     steps_per_epoch = min(args.steps_per_epoch, steps)
-    epochs = max(1, round(steps / steps_per_epoch))
     x, _ = four_point_data(steps_per_epoch * args.batch_size, rng)
     start = time.time()
-    model.fit(
+    # `fit_steps` raises if the optimizer's counter does not move by `steps`.
+    fit_steps(
+        model,
         x,
-        batch_size=args.batch_size,
-        epochs=epochs,
+        steps=steps,
         steps_per_epoch=steps_per_epoch,
+        batch_size=args.batch_size,
         shuffle=True,
         verbose=args.verbose,
     )
-    return time.time() - start
+    seconds = time.time() - start
+    return seconds, int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
 def evaluate(model, args, rng):
@@ -302,14 +337,15 @@ def main(argv=None):
             model, steps = build_avb(args), args.steps
         else:
             model, steps = build_vae(args), args.vae_steps
-        seconds = train(model, steps, args, rng)
+        seconds, trained = train(model, steps, args, rng)
         results[name], latents[name] = evaluate(model, args, rng)
         results[name]["train_seconds"] = seconds
-        results[name]["train_steps"] = steps
+        # Read from the optimizer's step counter (`fit_steps` checked it).
+        results[name]["train_steps"] = trained
         models[name] = model
         print(f"{name.upper()}: " + ", ".join(
             f"{key}={results[name][key]:.4f}" for key, _, _ in ROWS)
-            + f", trained in {seconds:.0f} s")
+            + f", trained {trained} steps in {seconds:.0f} s")
 
     print()
     print_table(results)

@@ -105,20 +105,26 @@ def fit_steps(model, x, y=None, *, steps, steps_per_epoch=None, **kwargs):
             f"{execution} steps: `steps` ({steps}) and `steps_per_epoch` "
             f"({steps_per_epoch}) must be multiples of it."
         )
-    budget = _StepBudget(steps, steps_per_epoch)
     callbacks = list(kwargs.pop("callbacks", None) or [])
+    # Keras uses a `ProgbarLogger` found among the callbacks instead of its
+    # own; the budget sets its target to the length of the last epoch.
+    progbars = [c for c in callbacks if isinstance(c, keras.callbacks.ProgbarLogger)]
+    if not progbars and kwargs.get("verbose", "auto") != 0:
+        progbars = [keras.callbacks.ProgbarLogger()]
+        callbacks.append(progbars[0])
+    budget = _StepBudget(steps, steps_per_epoch, progbars)
     start = _counter(model)
     history = model.fit(
         data,
         epochs=math.ceil(steps / steps_per_epoch),
         steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks + [budget],
+        callbacks=[budget] + callbacks,
         shuffle=False,  # arrays are shuffled above; other data shuffles itself
         **kwargs,
     )
     trained = _counter(model) - start
-    if budget.stopped_by_other:
-        return history
+    if model.stop_training and not budget.stopped:
+        return history  # a callback (EarlyStopping, ...) stopped training
     if budget.done < steps:
         raise RuntimeError(
             f"Asked for {steps} training steps, but the data ran out after "
@@ -139,32 +145,31 @@ def _counter(model):
 
 
 class _StepBudget(keras.callbacks.Callback):
-    """Stops `fit` after `steps` steps (in the middle of the last epoch)."""
+    """Stops `fit` after `steps` steps (in the middle of the last epoch) and
+    sets the progress bars' target to the length of that epoch."""
 
-    def __init__(self, steps, steps_per_epoch):
+    def __init__(self, steps, steps_per_epoch, progbars=()):
         super().__init__()
         self.steps = steps
         self.steps_per_epoch = steps_per_epoch
-        self.stopped_by_other = False
+        self.progbars = list(progbars)
         self.done = 0
+        self.stopped = False
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        remaining = self.steps - epoch * self.steps_per_epoch
+        if remaining < self.steps_per_epoch:  # the last epoch is shorter
+            for progbar in self.progbars:
+                progbar.target = remaining
 
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the index of the last step run (several with
         # `steps_per_execution`), counted from the start of the epoch.
         self.done = self._epoch * self.steps_per_epoch + batch + 1
-        if self.model.stop_training:
-            self.stopped_by_other = True
-        elif self.done >= self.steps:
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        # Epoch-level callbacks (EarlyStopping) run before this one.
-        if self.model.stop_training and (epoch + 1) * self.steps_per_epoch < self.steps:
-            self.stopped_by_other = True
+        if self.done >= self.steps and not self.model.stop_training:
+            self.model.stop_training = self.stopped = True
 
 
 def _is_array(value):

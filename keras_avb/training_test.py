@@ -209,3 +209,11 @@ def test_steps_per_execution_must_divide_the_steps():
         fit_steps(model, x, x[:, :1], steps=5, steps_per_epoch=2, batch_size=2, verbose=0)
     fit_steps(model, x, x[:, :1], steps=6, steps_per_epoch=4, batch_size=2, verbose=0)
     assert int(model.optimizer.iterations) == 6
+
+
+def test_progress_bar_shows_the_steps_of_the_short_last_epoch(capsys):
+    model = regression()
+    x = np.zeros((8, 4), "float32")
+    fit_steps(model, x, x[:, :1], steps=5, steps_per_epoch=3, batch_size=2, verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if " - loss" in line]
+    assert [line.split(" ")[0] for line in lines] == ["3/3", "2/2"], lines
