@@ -87,12 +87,12 @@ TFP_TESTS = ("keras_avb/evaluation/ais_test.py::test_tfp_and_keras_implementatio
 # What each mode runs. Seconds are limits; parts usually end sooner.
 GPU = dict(
     budget=460,
-    limits=dict(throughput=160, ais=70, mnist=140, tests=130),
+    limits=dict(throughput=160, ais=70, mnist=150, tests=120),
     throughput=dict(steps=100, rounds=5, batch_size=128, model=dict(
         latent_dim=32, num_bases=32, adversary_units=1024, adversary_depth=4,
         log_prior_trick=False, adversary_side_depth=0)),
     ais=dict(examples=256, steps=50, chains=5, leapfrog=10, chunk_sizes="256", rounds=2),
-    mnist=dict(train_seconds=50, steps_per_epoch=200, eval_examples=256, ais_steps=1000,
+    mnist=dict(train_seconds=45, steps_per_epoch=200, eval_examples=256, ais_steps=1000,
                ais_chains=5, ais_seconds=30, ais_calibration_steps=(5, 25), model={}),
     tests=dict(files=TEST_FILES, keyword=None, workers=4),
 )
@@ -124,7 +124,7 @@ def parse_args(argv=None):
     parser.add_argument("--mnist-backend", default="jax", choices=BACKENDS,
                         help="the backend that trains the MNIST model (default jax)")
     parser.add_argument("--train-seconds", type=float, default=None,
-                        help="MNIST training time after the first step (default 50; --cpu 2)")
+                        help="MNIST training time after the first step (default 45; --cpu 2)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds for all parts together (default 460; --cpu 240)")
     parser.add_argument("--limit", action="append", default=[], metavar="PART=SECONDS",
@@ -507,7 +507,7 @@ def throughput_part(config, result):
             print(f"round {r + 1}: " + ", ".join(
                 f"{b}/{p}/{v} {settings.examples_per_round / seconds[(b, p, v)][-1]:.0f}"
                 for b, p, v in order) + " ex/s", flush=True)
-            result.save(seconds={"/".join(k): v for k, v in seconds.items()})
+            result.save(round_seconds={"/".join(k): v for k, v in seconds.items()})
     finally:
         memory = {b: w.close() for b, w in workers.items()}
     result.save(memory=memory, rows=throughput_rows(settings, seconds, memory))

@@ -97,7 +97,7 @@ def test_rehearsal_throughput_compares_fit_with_every_reference(rehearsal):
             assert _finite_positive(row[key]), row
         assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
     rounds = part["rounds"]
-    assert all(len(times) == rounds for times in part["seconds"].values())
+    assert all(len(times) == rounds for times in part["round_seconds"].values())
     assert part["settings"]["latent_dim"] == gpu_check.CPU["throughput"]["model"]["latent_dim"]
     assert part["warmup"][BACKEND]["device"] == ("cpu" if BACKEND == "torch" else "cpu:cpu")
     assert "mixed_bfloat16" in text and "fit/ref" in text
