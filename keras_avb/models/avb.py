@@ -99,7 +99,10 @@ class AVB(AdversarialGame, LatentVariableModel):
     >>> x = np.eye(4, dtype="float32")[np.random.randint(0, 4, 64)]
     >>> history = model.fit(x, batch_size=16, epochs=1, verbose=0)
     >>> sorted(history.history)[:3]
-    ['adversary_accuracy_posterior', 'adversary_accuracy_prior', 'adversary_loss']
+    ['adversarial_elbo', 'adversary_accuracy_posterior', 'adversary_accuracy_prior']
+    >>> logs = model.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    >>> bool(logs["iw_bound"] < 0.0)  # below log p(x) <= 0 of binary data
+    True
     """
 
     METRIC_NAMES = (
