@@ -155,7 +155,8 @@ def parse_args(argv=None):
                         "data's binarization and shuffling, and AIS")
     parser.add_argument("--load", default=None,
                         help="a trained .keras model to evaluate instead of training one "
-                             "(its kind and latent size replace --model and --latent-dim)")
+                             "(its kind and latent size replace --model and --latent-dim; "
+                             "default: none, train one)")
     parser.add_argument("--quick", action="store_true",
                         help="small budget for a CPU (minutes): 3000 steps at learning "
                              "rate 1e-3, a 2 x 256 adversary with the log-prior trick, KL "

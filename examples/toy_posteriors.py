@@ -45,20 +45,42 @@ def ring_log_prob(z):
 TARGETS = {"banana": banana_log_prob, "ring": ring_log_prob}
 
 
+def trained_steps(fitted, requested):
+    """The optimizer's step count of a fitted posterior; raises if it is not
+    `requested`."""
+    import keras
+
+    steps = int(keras.ops.convert_to_numpy(fitted.model.optimizer.iterations))
+    if steps != requested:
+        raise RuntimeError(
+            f"Asked for {requested} training steps; the optimizer made {steps}."
+        )
+    return steps
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=512)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--steps", type=int, default=2000,
+                        help="training steps (sampler updates) per target")
+    parser.add_argument("--batch-size", type=int, default=512,
+                        help="samples per training step")
     parser.add_argument("--learning-rate", type=float, default=1e-3,
                         help="sampler learning rate (adversary: twice it)")
     parser.add_argument("--lr-decay", choices=("cosine", "none"), default="cosine",
                         help="decay both learning rates to 0 over the run")
-    parser.add_argument("--adversary-units", type=int, default=128)
-    parser.add_argument("--adversary-blocks", type=int, default=3)
-    parser.add_argument("--no-adaptive-contrast", action="store_true")
-    parser.add_argument("--num-samples", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default="toy_out")
+    parser.add_argument("--adversary-units", type=int, default=128,
+                        help="units per residual block of the adversary")
+    parser.add_argument("--adversary-blocks", type=int, default=3,
+                        help="residual blocks of the adversary")
+    parser.add_argument("--no-adaptive-contrast", action="store_true",
+                        help="train plain AVB instead of AVB + Adaptive Contrast")
+    parser.add_argument("--num-samples", type=int, default=5000,
+                        help="samples drawn for the figure and the KL estimates")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and samples")
+    parser.add_argument("--output-dir", default="toy_out", help="where the PNG goes")
     return parser.parse_args(argv)
 
 
@@ -144,10 +166,12 @@ def main(argv=None):
         kl_pq = kl_divergence_knn(exact, samples, k=3)
         kl_qp = kl_divergence_knn(samples, exact, k=3)
         noise_floor = kl_divergence_knn(exact, floor, k=3)
+        steps = trained_steps(fitted, args.steps)
         results[name] = dict(kl_target_to_sampler=kl_pq, kl_sampler_to_target=kl_qp,
-                             noise_floor=noise_floor)
+                             noise_floor=noise_floor, steps=steps)
         print(
-            f"{name}: {time.perf_counter() - start:.0f} s, mean log p(samples) "
+            f"{name}: {steps} steps (optimizer's counter), "
+            f"{time.perf_counter() - start:.0f} s, mean log p(samples) "
             f"= {log_p_samples.mean():.3f}, {100 * inside.mean():.1f}% of "
             f"samples in [-3, 3]^2; kNN KL(p || q) = {kl_pq:.3f}, "
             f"KL(q || p) = {kl_qp:.3f} (exact vs exact: {noise_floor:.3f})", flush=True,

@@ -51,18 +51,42 @@ def load_data(path, seed=0):
     return binarize(x_train), binarize(x_test)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where the help text states it (None)."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="path of mnist.npz")
-    parser.add_argument("--quick", action="store_true", help="a small search for a smoke test")
-    parser.add_argument("--max-trials", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--train-size", type=int, default=None)
-    parser.add_argument("--val-size", type=int, default=10000)
-    parser.add_argument("--directory", default=None, help="where KerasTuner keeps its trials")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true",
+                        help="a small search for a smoke test: 2 trials of 1 epoch on "
+                             "4000 training and 1000 validation images, small networks "
+                             "(overrides --max-trials, --epochs and the sizes)")
+    parser.add_argument("--max-trials", type=int, default=10, help="trials of the search")
+    parser.add_argument("--epochs", type=int, default=5,
+                        help="passes over the training images per trial")
+    parser.add_argument("--batch-size", type=int, default=128, help="examples per batch")
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="training images used (default: all 60,000)")
+    parser.add_argument("--val-size", type=int, default=10000,
+                        help="validation images (from the test split)")
+    parser.add_argument("--directory", default=None,
+                        help="where KerasTuner keeps its trials (default: a fresh "
+                             "temporary directory)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the search and data")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
 
     x_train, x_val = load_data(args.data, seed=args.seed)
     if args.quick:

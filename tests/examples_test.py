@@ -70,6 +70,8 @@ def test_toy_posteriors(tmp_path, capsys):
     for target in ("banana", "ring"):
         value = printed_number(rf"{target}: .*mean log p\(samples\) = (\S+),", out)
         assert_finite(value, f"{target} mean log p(samples)")
+        steps = printed_number(rf"{target}: (\d+) steps \(optimizer's counter\)", out)
+        assert steps == 3
 
 
 def test_eight_schools(tmp_path):
@@ -97,6 +99,8 @@ def test_eight_schools(tmp_path):
         # One evaluation every 2 of the 4 steps.
         assert [point[0] for point in curve] == [2, 4], method
     assert_finite(saved["noise_floor"], "noise_floor")
+    # Read from each method's optimizer.
+    assert saved["training_steps"] == {"avb_ac": 4, "advi_fullrank": 4}
     assert 0.0 <= saved["hmc_p_tau_positive"] <= 1.0
     assert results["kl_final"] == table
 
@@ -170,6 +174,30 @@ def tiny_mnist_archive(path, binarization):
         bits = lambda n: (rng.random((n, 784)) < 0.3).astype("uint8")  # noqa: E731
         np.savez(path, train=bits(80), valid=bits(16), test=bits(16))
     return path
+
+
+def example_help(name, capsys):
+    """What `python examples/<name>.py --help` prints."""
+    with pytest.raises(SystemExit):
+        load_example(name).parse_args(["--help"])
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name", ["mnist", "synthetic", "eight_schools", "toy_posteriors", "tune"]
+)
+def test_help_shows_the_defaults(name, capsys):
+    if name == "tune":
+        pytest.importorskip("keras_tuner")
+    text = example_help(name, capsys)
+    assert "(default: None)" not in text
+    # Every option that takes a value states its default.
+    options = text.split("options:", 1)[1]
+    for option in re.findall(r"^  (--[a-z0-9-]+) [A-Z_0-9]+", options, flags=re.M):
+        entry = options.split(f"  {option} ", 1)[1].split("\n  -", 1)[0]
+        assert "default" in entry, f"{name} {option}: no default in --help"
+    if name == "mnist":
+        assert "1,000,000 training steps" in " ".join(text.split())
 
 
 @pytest.mark.parametrize(
