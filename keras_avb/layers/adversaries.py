@@ -6,6 +6,10 @@ example, shape `(batch,)`. Data of any shape is flattened first. With
 that is `-log p(z)` up to a constant for a standard normal prior, the part
 of the optimal T* = log q(z|x) - log p(z) that the network then need not
 learn (the "log-prior trick" of the authors' code).
+
+The sublayers share the adversary's dtype policy: with
+`dtype="mixed_float16"` the whole network computes in float16 and keeps
+float32 weights.
 """
 
 import keras

@@ -55,6 +55,8 @@ class BasisNoiseEncoder(keras.layers.Layer):
     The noise input holds `num_bases * noise_dim` standard normal entries
     per example (flat, or shaped `(num_bases, noise_dim)`). The moments are
     batch estimates, so call the layer on batches of 2 or more examples.
+    Under a float16 or bfloat16 dtype policy they are computed in float32
+    and returned in the compute dtype, like z.
 
     Args:
         latent_dim: size of z.
