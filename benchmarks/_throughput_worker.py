@@ -108,9 +108,28 @@ class Worker:
         return lambda: reference.run_epoch(self.x)
 
     def time_round(self, name):
+        before = self._optimizer_steps(name)
         start = time.perf_counter()
         self.runners[name]()
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if before is not None:
+            # A round's rate is what ran: `fit` over one epoch of exactly
+            # `steps` batches; check it on the optimizer's counter.
+            made = self._optimizer_steps(name) - before
+            if made != self.settings.steps:
+                raise RuntimeError(
+                    f"{name}: a round should make {self.settings.steps} steps; "
+                    f"the optimizer's counter moved by {made}."
+                )
+        return seconds
+
+    def _optimizer_steps(self, name):
+        """The Keras model's optimizer counter (None for hand-written steps)."""
+        if name not in FIT_VARIANTS or not hasattr(self, "model"):
+            return None
+        import keras
+
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
 
 def _reply(tag, payload):

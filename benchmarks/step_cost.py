@@ -149,6 +149,9 @@ def worker(args):
         timer.times = []
         keras.Model.fit(model, x, batch_size=args.batch_size, epochs=1, shuffle=False,
                         verbose=0, callbacks=[timer])
+        if len(timer.times) != args.steps + 1:
+            raise RuntimeError(f"a round ran {len(timer.times)} steps, not "
+                               f"{args.steps + 1}")
         steps = np.diff(timer.times)  # drops the first step of the round
         return float(np.median(steps))
 

@@ -40,6 +40,9 @@ def main(argv=None):
     start = time.perf_counter()
     fitted.train(args.steps)
     seconds = (time.perf_counter() - start) / args.steps
+    made = int(keras.ops.convert_to_numpy(fitted.model.optimizer.iterations)) - 10
+    if made != args.steps:
+        raise RuntimeError(f"asked for {args.steps} timed steps; the optimizer made {made}")
     print(f"{keras.backend.backend()}: {seconds * 1000:.1f} ms per sampler step "
           f"({args.steps} steps)")
     return seconds
