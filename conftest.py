@@ -51,7 +51,10 @@ SCRIPT_MODULES = ("keras_avb/export/_worker.py",)
 #: Docstring examples that need TensorFlow Probability, which has
 #: TensorFlow and JAX substrates but none for PyTorch: skipped, with that
 #: reason, under the torch backend.
-TFP_EXAMPLES = ("keras_avb.vi.targets.tfp_log_prob_fn",)
+TFP_EXAMPLES = (
+    "keras_avb.distributions.priors.TFPPrior",
+    "keras_avb.vi.targets.tfp_log_prob_fn",
+)
 
 _ROOT = __import__("pathlib").Path(__file__).resolve().parent
 
