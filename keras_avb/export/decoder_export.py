@@ -101,7 +101,7 @@ def _export(model, path, fmt, backend, verbose=1, **options):
         where = (
             "in this process"
             if keras.backend.backend() == backend
-            else "in a subprocess (this usually takes 30-60 s)"
+            else "in a subprocess (tens of seconds: it starts a new Python)"
         )
         progress.print_msg(
             f"Exporting the decoder as {_FORMAT_NAMES[fmt]} under the {backend} "
@@ -159,7 +159,7 @@ def export_decoder(
             `export_decoder_onnx(model, path, verbose=verbose, **kwargs)`.
         verbose: `"auto"` (default) or 1 prints a line when the export
             starts (saying whether it runs in a subprocess, which takes
-            30-60 s) and one when it is done; 2 only the last; 0 nothing.
+            tens of seconds) and one when it is done; 2 only the last; 0 nothing.
             Printed to stdout, or to absl's log after
             `keras.config.disable_interactive_logging()`.
 
@@ -220,7 +220,7 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True, verbose="aut
             onnxruntime is not installed.
         verbose: `"auto"` (default) or 1 prints a line when the export
             starts (saying whether it runs in a subprocess, which takes
-            30-60 s) and one when it is done; 2 only the last; 0 nothing.
+            tens of seconds) and one when it is done; 2 only the last; 0 nothing.
 
     Returns:
         The absolute path written.
