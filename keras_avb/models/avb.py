@@ -390,7 +390,7 @@ class AVB(AdversarialGame, LatentVariableModel):
         )
         tiled = ops.tile(x, (draws,) + (1,) * (len(x.shape) - 1))
         z = self.encoder([tiled, ops.reshape(eps, (-1,) + self.noise_shape)])
-        z = ops.reshape(ops.cast(z, "float32"), (draws, batch_size, -1))
+        z = ops.reshape(ops.cast(z, "float32"), (draws, batch_size, self.latent_dim))
         return ops.mean(z, axis=0), ops.var(z, axis=0)
 
     def iw_bound(self, x, mean=None, variance=None):
