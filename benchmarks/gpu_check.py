@@ -42,6 +42,22 @@ Usage (from the repository root):
 CPU, run end to end by `tests/gpu_check_test.py`. The data default to
 `.gpu_data/` in the repository (copies of `../shared/data/*.npz`), falling
 back to `../shared/data/`.
+
+On a GPU machine without Keras (Python 3.12), prepare here, in the
+repository root (`.whl/` and `.gpu_data/` are git-ignored):
+
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \\
+        --implementation cp --platform manylinux_2_28_x86_64 \\
+        --platform manylinux_2_17_x86_64 -d .whl keras==3.15.1 namex==0.1.0 optree==0.20.0
+    mkdir -p .gpu_data && cp ../shared/data/mnist.npz ../shared/data/binarized_mnist.npz .gpu_data/
+
+and run there, with `.whl` and `.gpu_data` brought along:
+
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+    PYTHONPATH=/tmp/site:. python3 benchmarks/gpu_check.py --out OUT
+
+The summary of the first run (one H200, 2026-12-04) is
+`benchmarks/results/gpu_check_2026-12-04.json`.
 """
 
 import argparse
