@@ -11,9 +11,11 @@ from keras_avb import datasets
 from keras_avb import distributions
 from keras_avb import evaluation
 from keras_avb import layers
+from keras_avb import training
 from keras_avb import vi
 from keras_avb.export import export_decoder
 from keras_avb.export import export_decoder_onnx
 from keras_avb.models import AVB
 from keras_avb.models import VAE
+from keras_avb.training import fit_steps
 from keras_avb.version import __version__
