@@ -167,3 +167,32 @@ def test_metric_in_evaluation_only_and_serialized():
             cls(tiny_black_box_encoder(), tiny_decoder(), *(
                 [keras_avb.layers.ResidualAdversary(units=8)] if cls is keras_avb.AVB else []
             ), bound_samples=0)
+
+
+@pytest.mark.parametrize("covariance", ["diagonal", "full"])
+def test_bound_in_float32_under_mixed_precision(covariance):
+    # The encoder's float16 moments: the proposal (and its Cholesky factor)
+    # is computed in float32.
+    from keras_avb.layers import BasisNoiseEncoder
+
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        x_in, eps = keras.Input((4,)), keras.Input((6,))
+        h = keras.layers.Dense(16, activation="softplus")(x_in)
+        outputs = BasisNoiseEncoder(
+            latent_dim=2, num_bases=3, noise_dim=2, noise_units=(8,), covariance=covariance
+        )([h, eps])
+        model = keras_avb.AVB(
+            keras.Model([x_in, eps], outputs),
+            tiny_decoder(),
+            keras_avb.layers.ResidualAdversary(units=8, num_blocks=1),
+            adaptive_contrast=True,
+            seed=0,
+        )
+        bound = model.iw_bound(four_point_data(16))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    assert bound.dtype == "float32" or "float32" in str(bound.dtype)
+    bound = ops.convert_to_numpy(bound)
+    assert bound.shape == (16,) and np.all(np.isfinite(bound)) and np.all(bound < 0.0)
