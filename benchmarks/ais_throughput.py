@@ -87,7 +87,7 @@ def worker(args):
         estimate = ais_log_likelihood(
             model.decoder, model.likelihood, model.prior, x[:n], initial=(mean[:n], variance[:n]),
             num_steps=args.steps, num_chains=args.chains, num_leapfrog_steps=args.leapfrog,
-            batch_size=chunk, method=method, seed=0,
+            batch_size=chunk, method=method, seed=0, verbose=0,
         )
         elapsed = time.perf_counter() - start
         assert np.all(np.isfinite(np.asarray(estimate.log_likelihood)))

@@ -36,9 +36,10 @@ def main(argv=None):
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    fitted = fit_posterior(eight_schools_log_prob, EVENT_SIZE, method="avb", steps=10, seed=0)
+    fitted = fit_posterior(eight_schools_log_prob, EVENT_SIZE, method="avb", steps=10, seed=0,
+                           verbose=0)
     start = time.perf_counter()
-    fitted.train(args.steps)
+    fitted.train(args.steps, verbose=0)
     seconds = (time.perf_counter() - start) / args.steps
     made = int(keras.ops.convert_to_numpy(fitted.model.optimizer.iterations)) - 10
     if made != args.steps:
