@@ -94,7 +94,7 @@ def fit_steps(model, x, y=None, *, steps, steps_per_epoch=None, **kwargs):
             "`validation_data` instead."
         )
     kwargs.pop("validation_split", None)
-    data, passes = _cycled(model, x, y, kwargs)
+    data, passes = _cycled(model, x, y, kwargs, steps)
     if steps_per_epoch is None:
         steps_per_epoch = passes or steps
     steps_per_epoch = min(steps_per_epoch, steps)
@@ -176,18 +176,28 @@ def _is_array(value):
     return hasattr(value, "shape") and hasattr(value, "__getitem__") and len(value.shape)
 
 
-def _cycled(model, x, y, kwargs):
-    """`(data, batches_per_pass)`: `x` (and `y`) as endless data for `fit`."""
+def _cycled(model, x, y, kwargs, steps):
+    """`(data, batches_per_pass)`: `x` (and `y`) as endless data for `fit`.
+
+    A keras_avb model's data checks run here, before the data becomes a
+    generator (which `fit` cannot inspect).
+    """
+    check = getattr(model, "check_data", None)
+    if check is not None:
+        validation.check_one_input(x, "x", method="fit_steps")
     array_only = [k for k in ("batch_size", "shuffle", "sample_weight") if k in kwargs]
     leaves = keras.tree.flatten(x) if isinstance(x, (tuple, list, dict)) else [x]
     if leaves and all(_is_array(leaf) for leaf in leaves):
-        return _cycled_arrays(model, x, y, kwargs)
+        return _cycled_arrays(model, x, y, kwargs, steps)
     if array_only or y is not None:
         names = ", ".join(f"`{k}`" for k in array_only + (["y"] if y is not None else []))
         raise ValueError(
             f"{names} apply to array data only; `x` is a {type(x).__name__}, "
             "which batches (and labels) its data itself."
         )
+    if check is not None:
+        check(x, name="x")
+        validation.check_batch_moments_batch_size(model, x, None, "x", steps=steps)
     module = type(x).__module__
     if module.startswith("tensorflow") and hasattr(x, "repeat"):
         cardinality = int(x.cardinality())
@@ -227,7 +237,7 @@ def _py_dataset_pass(dataset):
     dataset.on_epoch_end()
 
 
-def _cycled_arrays(model, x, y, kwargs):
+def _cycled_arrays(model, x, y, kwargs, steps):
     batch_size = validation.check_int(
         kwargs.pop("batch_size", None), "batch_size", minimum=1, allow_none=True
     ) or 32
@@ -251,7 +261,7 @@ def _cycled_arrays(model, x, y, kwargs):
     check = getattr(model, "check_data", None)
     if check is not None:
         check(x, name="x")
-    validation.check_batch_moments_batch_size(model, x, batch_size, "x")
+    validation.check_batch_moments_batch_size(model, x, batch_size, "x", steps=steps)
     parts = [
         None if part is None else keras.tree.map_structure(np.asarray, part)
         for part in parts

@@ -217,3 +217,35 @@ def test_progress_bar_shows_the_steps_of_the_short_last_epoch(capsys):
     fit_steps(model, x, x[:, :1], steps=5, steps_per_epoch=3, batch_size=2, verbose=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if " - loss" in line]
     assert [line.split(" ")[0] for line in lines] == ["3/3", "2/2"], lines
+
+
+# ----------------------------------------------------------------------
+# The models' data checks run before the data becomes a generator
+# ----------------------------------------------------------------------
+def test_a_tuple_x_is_rejected_before_training():
+    model = small_avb()
+    x = four_point_data(8)
+    with pytest.raises(ValueError, match="tuple"):
+        fit_steps(model, (x, np.zeros(8)), steps=2, verbose=0)
+    assert not model.optimizer.built or int(model.optimizer.iterations) == 0
+
+
+def test_a_data_loader_with_a_last_batch_of_one_is_rejected_for_batch_moments():
+    # fit_steps feeds fit a generator, which Keras cannot inspect: the
+    # basis-noise encoder's batch-of-one check must run on the DataLoader.
+    torch = pytest.importorskip("torch")
+    from keras_avb.testing import tiny_basis_noise_encoder
+
+    model = keras_avb.AVB(
+        tiny_basis_noise_encoder(),
+        tiny_decoder(),
+        keras_avb.layers.ResidualAdversary(units=8, num_blocks=1),
+        adaptive_contrast=True,
+        seed=0,
+    )
+    model.compile()
+    dataset = torch.utils.data.TensorDataset(torch.as_tensor(four_point_data(9)))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4)
+    with pytest.raises(ValueError, match="last batch of `x` would hold one example"):
+        fit_steps(model, loader, steps=5, verbose=0)
+    assert not model.optimizer.built or int(model.optimizer.iterations) == 0
