@@ -122,11 +122,13 @@ def test_synthetic(tmp_path):
     assert saved["backend"] == BACKEND
     assert set(saved["results"]) == {"avb", "vae"}
     for name, row in saved["results"].items():
-        for key in ("log_likelihood", "reconstruction_error", "elbo", "kl",
+        for key in ("log_likelihood", "reconstruction_error", "elbo", "iw_bound", "kl",
                     "kl_aggregated_posterior"):
             assert_finite(row[key], f"{name} {key}")
         # log p(x) of a discrete distribution over 4 points.
         assert row["log_likelihood"] <= 0.0
+        # Only the VAE's ELBO is a bound; AVB's uses the adversary's estimate.
+        assert row["elbo_is_bound"] == (name == "vae")
     assert results["avb"]["elbo"] == saved["results"]["avb"]["elbo"]
     for name, steps in (("avb", 5), ("vae", 3)):
         assert saved["results"][name]["train_steps"] == steps
@@ -154,9 +156,10 @@ def test_mnist(tmp_path):
         saved = json.load(f)
     assert saved["backend"] == BACKEND
     assert saved["steps"] == 3 and saved["eval_examples"] == 8
-    for key in ("elbo", "ais", "ais_standard_error"):
+    for key in ("elbo", "iw_bound", "ais", "ais_standard_error"):
         assert_finite(saved[key], key)
         assert saved[key] == results[key]
+    assert "not a bound" in saved["elbo_kind"]  # avb_ac: the adversary's estimate
     # Log-likelihoods of binary 784-pixel images are negative.
     assert saved["elbo"] < 0.0 and saved["ais"] < 0.0
 
