@@ -352,11 +352,12 @@ def text_summary(summary):
                 for failure in r.get("failures", [])[:8]:
                     lines.append(f"    FAILED {failure}")
         if name == "throughput":
-            lines.append("  backend precision  fit ex/s   reference      ref ex/s  fit/ref "
-                         "(range)       peak GPU memory")
+            lines.append("  backend precision      variant  fit ex/s   reference      ref ex/s  "
+                         "fit/ref (range)       peak GPU memory")
             for row in part.get("rows", []):
                 lines.append(
-                    f"  {row['backend']:6s}  {row['policy']:14s} {row['fit']:8.0f}   "
+                    f"  {row['backend']:6s}  {row['policy']:14s} {row.get('variant', 'fit'):8s} "
+                    f"{row['fit']:8.0f}   "
                     f"{row['reference']:12s} {row['reference_speed']:8.0f}  "
                     f"{row['ratio']:.2f} ({row['ratio_min']:.2f}-{row['ratio_max']:.2f})  "
                     f"{_gib(row.get('peak_bytes'))}")
@@ -474,12 +475,20 @@ def versions():
 # -- throughput ----------------------------------------------------------------
 
 
+#: More `fit` variants of `_throughput_worker.py` to time against the same
+#: references, e.g. `GPU_CHECK_FIT_VARIANTS=fit_off,fit_bare` to tell Keras'
+#: own per-step cost from the TrainingMonitor's. An environment variable, so
+#: that the worker processes see it too.
+EXTRA_FIT_VARIANTS = [v for v in os.environ.get("GPU_CHECK_FIT_VARIANTS", "").split(",") if v]
+
+
 def variants_for(backend, policy):
-    """fit and the hand-written references that compute in `policy`."""
+    """fit (and any extra fit variants) and the references that compute in `policy`."""
+    fits = ["fit"] + EXTRA_FIT_VARIANTS
     if backend == "jax":
-        return ["fit", "ref"]
+        return fits + ["ref"]
     # The torch.nn reference computes in float32 whatever the Keras policy.
-    return ["fit", "ref", "ref_nn_fused"] if policy == "float32" else ["fit", "ref"]
+    return fits + (["ref", "ref_nn_fused"] if policy == "float32" else ["ref"])
 
 
 def throughput_settings(config):
@@ -533,14 +542,14 @@ def throughput_rows(settings, seconds, memory):
     rows = []
     n = settings.examples_per_round
     for (backend, policy, variant), fit in seconds.items():
-        if variant != "fit":
+        if not variant.startswith("fit"):
             continue
         for (b, p, reference), ref in seconds.items():
-            if (b, p) != (backend, policy) or reference == "fit":
+            if (b, p) != (backend, policy) or reference.startswith("fit"):
                 continue
             ratios = [r / f for f, r in zip(fit, ref)]
             rows.append(dict(
-                backend=backend, policy=policy, reference=reference,
+                backend=backend, policy=policy, variant=variant, reference=reference,
                 fit=statistics.median(n / t for t in fit),
                 reference_speed=statistics.median(n / t for t in ref),
                 ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
