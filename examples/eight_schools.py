@@ -52,19 +52,6 @@ def eight_schools_log_prob(z):
     return log_prior - 0.5 * ops.sum(ops.square(residual), axis=-1)
 
 
-def trained_steps(fitted, requested):
-    """The optimizer's step count of a fitted posterior; raises if it is not
-    `requested`."""
-    import keras
-
-    steps = int(keras.ops.convert_to_numpy(fitted.model.optimizer.iterations))
-    if steps != requested:
-        raise RuntimeError(
-            f"Asked for {requested} training steps; the optimizer made {steps}."
-        )
-    return steps
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -117,6 +104,7 @@ def main(argv=None):
     matplotlib.use("Agg")
 
     from keras_avb.evaluation import kl_divergence_knn
+    from keras_avb.training import check_trained_steps
     from keras_avb.vi import fit_posterior
 
     os.makedirs(args.output_dir, exist_ok=True)
@@ -181,7 +169,7 @@ def main(argv=None):
             seed=args.seed, callback=record, callback_every=args.eval_every, **extra,
         )
         curves[key], fitted_by_method[key], walls[key] = curve, fitted, fitted.wall_time
-        steps_by_method[key] = trained_steps(fitted, args.steps)
+        steps_by_method[key] = check_trained_steps(fitted.model, args.steps)
         print(
             f"{label:16s} KL(HMC||q) = {curve[-1][1]:.3f}, KL(q||HMC) = "
             f"{curve[-1][2]:.3f}, -ELBO estimate {curve[-1][3]:.3f} after "

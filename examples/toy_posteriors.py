@@ -45,19 +45,6 @@ def ring_log_prob(z):
 TARGETS = {"banana": banana_log_prob, "ring": ring_log_prob}
 
 
-def trained_steps(fitted, requested):
-    """The optimizer's step count of a fitted posterior; raises if it is not
-    `requested`."""
-    import keras
-
-    steps = int(keras.ops.convert_to_numpy(fitted.model.optimizer.iterations))
-    if steps != requested:
-        raise RuntimeError(
-            f"Asked for {requested} training steps; the optimizer made {steps}."
-        )
-    return steps
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -115,6 +102,7 @@ def main(argv=None):
 
     from keras_avb.evaluation import kl_divergence_knn
     from keras_avb.layers import ResidualAdversary
+    from keras_avb.training import check_trained_steps
     from keras_avb.vi import fit_posterior
 
     os.makedirs(args.output_dir, exist_ok=True)
@@ -166,7 +154,7 @@ def main(argv=None):
         kl_pq = kl_divergence_knn(exact, samples, k=3)
         kl_qp = kl_divergence_knn(samples, exact, k=3)
         noise_floor = kl_divergence_knn(exact, floor, k=3)
-        steps = trained_steps(fitted, args.steps)
+        steps = check_trained_steps(fitted.model, args.steps)
         results[name] = dict(kl_target_to_sampler=kl_pq, kl_sampler_to_target=kl_qp,
                              noise_floor=noise_floor, steps=steps)
         print(

@@ -17,5 +17,6 @@ from keras_avb.export import export_decoder
 from keras_avb.export import export_decoder_onnx
 from keras_avb.models import AVB
 from keras_avb.models import VAE
+from keras_avb.training import check_trained_steps
 from keras_avb.training import fit_steps
 from keras_avb.version import __version__

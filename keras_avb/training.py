@@ -144,6 +144,29 @@ def _counter(model):
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
+def check_trained_steps(model, requested, start=0):
+    """The steps `model` trained since `start`, read from its optimizer's counter.
+
+    Raises `RuntimeError` unless they are `requested`: a figure that says
+    how long a model trained must be what ran.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> _ = model.fit(np.ones((8, 2)), np.ones(8), batch_size=4, verbose=0)
+    >>> check_trained_steps(model, 2)
+    2
+    """
+    trained = _counter(model) - int(start)
+    if trained != requested:
+        raise RuntimeError(
+            f"Asked for {requested} training steps; the optimizer's step counter "
+            f"(`model.optimizer.iterations`) says {trained}."
+        )
+    return trained
+
+
 class _StepBudget(keras.callbacks.Callback):
     """Stops `fit` after `steps` steps (in the middle of the last epoch) and
     sets the progress bars' target to the length of that epoch."""
