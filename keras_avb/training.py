@@ -199,7 +199,7 @@ def _is_array(value):
     return hasattr(value, "shape") and hasattr(value, "__getitem__") and len(value.shape)
 
 
-def _cycled(model, x, y, kwargs, steps):
+def _cycled(model, x, y, kwargs, steps=None):
     """`(data, batches_per_pass)`: `x` (and `y`) as endless data for `fit`.
 
     A keras_avb model's data checks run here, before the data becomes a
@@ -260,7 +260,7 @@ def _py_dataset_pass(dataset):
     dataset.on_epoch_end()
 
 
-def _cycled_arrays(model, x, y, kwargs, steps):
+def _cycled_arrays(model, x, y, kwargs, steps=None):
     batch_size = validation.check_int(
         kwargs.pop("batch_size", None), "batch_size", minimum=1, allow_none=True
     ) or 32
