@@ -58,6 +58,15 @@ TFP_EXAMPLES = (
 
 _ROOT = __import__("pathlib").Path(__file__).resolve().parent
 
+#: Docstring examples that read MNIST from the project's shared data folder
+#: (tests never download): they run with `$KERAS_AVB_DATA_DIR` pointing
+#: there, and are skipped, with that reason, where the archives are absent.
+DATA_EXAMPLES = {
+    "keras_avb.datasets.mnist.load_mnist": "mnist.npz",
+    "keras_avb.datasets.mnist.load_binarized_mnist": "binarized_mnist.npz",
+}
+_SHARED_DATA = _ROOT.parent / "shared" / "data"
+
 
 def _relative(path):
     try:
@@ -77,15 +86,26 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if keras.backend.backend() != "torch":
-        return
-    skip = pytest.mark.skip(
+    skip_tfp = pytest.mark.skip(
         reason="needs TensorFlow Probability, which has no PyTorch substrate "
         "(runs under the tensorflow and jax backends)"
     )
     for item in items:
-        if isinstance(item, pytest.DoctestItem) and item.name in TFP_EXAMPLES:
-            item.add_marker(skip)
+        if not isinstance(item, pytest.DoctestItem):
+            continue
+        if item.name in TFP_EXAMPLES and keras.backend.backend() == "torch":
+            item.add_marker(skip_tfp)
+        archive = DATA_EXAMPLES.get(item.name)
+        if archive is not None and not (_SHARED_DATA / archive).exists():
+            item.add_marker(pytest.mark.skip(reason=f"needs {_SHARED_DATA / archive}"))
+
+
+@pytest.fixture(autouse=True)
+def _shared_data_for_docstring_examples(request, monkeypatch):
+    """The MNIST examples read the shared data folder, never the network."""
+    if isinstance(request.node, pytest.DoctestItem) and request.node.name in DATA_EXAMPLES:
+        monkeypatch.setenv("KERAS_AVB_DATA_DIR", str(_SHARED_DATA))
+    yield
 
 
 @pytest.fixture(autouse=True)
