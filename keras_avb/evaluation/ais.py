@@ -172,8 +172,9 @@ def ais_log_likelihood(
     if method == "tfp" and backend.tfp() is None:
         raise NotImplementedError(
             "`method='tfp'` needs a TensorFlow Probability substrate, which the "
-            f"'{keras.backend.backend()}' backend does not have. Use "
-            "`method='keras'`."
+            f"'{keras.backend.backend()}' backend does not have here (TFP has "
+            "none for PyTorch; under TensorFlow and JAX install `tfp-nightly`). "
+            "Use `method='keras'`."
         )
     x = estimate_lib.to_numpy(x)
     likelihood = likelihoods_lib.get(likelihood)

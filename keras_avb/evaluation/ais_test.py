@@ -163,6 +163,26 @@ def test_tfp_method_is_refused_on_torch():
         )
 
 
+def test_tfp_method_is_refused_where_tfp_is_not_installed(monkeypatch):
+    # As on a GPU machine with JAX but no TensorFlow Probability: the
+    # substrate lookup answers None and `method="tfp"` says what is missing
+    # instead of failing with an import error.
+    import sys
+
+    from keras_avb.evaluation import backend
+
+    for name in [n for n in sys.modules if n.split(".")[0] == "tensorflow_probability"]:
+        monkeypatch.setitem(sys.modules, name, None)  # an import of it fails
+    monkeypatch.setitem(sys.modules, "tensorflow_probability", None)
+    assert backend.tfp() is None
+    problem, _ = _problem()
+    with pytest.raises(NotImplementedError, match="tfp-nightly"):
+        ais_log_likelihood(
+            problem.decoder, Gaussian(problem.scale), StandardNormal(2), problem.x,
+            num_steps=2, method="tfp",
+        )
+
+
 def test_chunks_progress_bar_and_seed(capsys):
     problem, initial = _problem()
     kwargs = dict(

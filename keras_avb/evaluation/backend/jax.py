@@ -44,13 +44,15 @@ def jit(fn):
 
 
 def tfp():
-    """TensorFlow Probability's JAX substrate.
+    """TensorFlow Probability's JAX substrate, or None if TFP is not installed.
 
     Example:
 
     >>> tfp().mcmc.HamiltonianMonteCarlo.__name__
     'HamiltonianMonteCarlo'
     """
-    from tensorflow_probability.substrates import jax as tfp_jax
-
+    try:
+        from tensorflow_probability.substrates import jax as tfp_jax
+    except ImportError:  # not installed (as on a GPU machine without TFP)
+        return None
     return tfp_jax

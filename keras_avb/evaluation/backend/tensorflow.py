@@ -39,13 +39,15 @@ def jit(fn):
 
 
 def tfp():
-    """TensorFlow Probability (the TensorFlow substrate).
+    """TensorFlow Probability (the TensorFlow substrate), or None if not installed.
 
     Example:
 
     >>> tfp().mcmc.HamiltonianMonteCarlo.__name__
     'HamiltonianMonteCarlo'
     """
-    import tensorflow_probability as tfp_tf
-
+    try:
+        import tensorflow_probability as tfp_tf
+    except ImportError:  # not installed (as on a GPU machine without TFP)
+        return None
     return tfp_tf
