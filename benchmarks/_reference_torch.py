@@ -11,11 +11,15 @@ with respect to its own player's parameters only):
   no Keras in the loop), the more demanding reference; with `fused=True`
   its Adam is `torch.optim.Adam(fused=True)`, one pass over the weights
   (about 5x faster than the default on this CPU).
+
+Both run on the device Keras' torch backend uses (the GPU when there is
+one), as `fit` does: networks, noise and batches.
 """
 
 import numpy as np
 import torch
 from torch import nn
+from keras.src.backend.torch.core import get_device
 from torch.nn import functional as F
 
 from _throughput_setup import LOG_2PI
@@ -49,6 +53,7 @@ class _TorchLoop:
 
     def __init__(self, generator_params, adversary_params, settings, fused=None):
         s = self.settings = settings
+        self.device = torch.device(get_device())
         self.generator_params = list(generator_params)
         self.adversary_params = list(adversary_params)
         adam = dict(betas=(s.beta_1, s.beta_2), eps=s.epsilon, fused=fused)
@@ -56,15 +61,17 @@ class _TorchLoop:
             self.generator_params, lr=s.learning_rate, **adam)
         self.adversary_optimizer = torch.optim.Adam(
             self.adversary_params, lr=s.adversary_learning_rate, **adam)
-        self.generator = torch.Generator().manual_seed(s.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(s.seed)
         self.rng = np.random.default_rng(s.seed)
         self.step = 0
 
     def train_step(self, x):
         s = self.settings
         batch = x.shape[0]
-        eps = torch.randn((batch, s.num_bases * s.noise_dim), generator=self.generator)
-        z_reference = torch.randn((batch, s.latent_dim), generator=self.generator)
+        eps = torch.randn((batch, s.num_bases * s.noise_dim), generator=self.generator,
+                          device=self.device)
+        z_reference = torch.randn((batch, s.latent_dim), generator=self.generator,
+                                  device=self.device)
         beta = min(self.step / s.kl_annealing_steps, 1.0) if s.kl_annealing_steps else 1.0
         loss, adversary_loss, metrics = avb_losses(
             self.encode, self.decode, self.adversary, x, eps, z_reference, beta, s)
@@ -81,7 +88,7 @@ class _TorchLoop:
         """One shuffled epoch of the NumPy array `x`; returns the mean metrics."""
         sums, steps = 0.0, 0
         for batch in batches(x, self.settings.batch_size, self.rng):
-            sums = sums + self.train_step(torch.from_numpy(batch))
+            sums = sums + self.train_step(torch.from_numpy(batch).to(self.device))
             steps += 1
         return (sums / max(steps, 1)).tolist()
 
@@ -206,8 +213,10 @@ class TorchNNReference(_TorchLoop):
 
     def __init__(self, settings, fused=None):
         torch.manual_seed(settings.seed)
-        self.encoder, self.decoder = Encoder(settings), decoder(settings)
-        self.adversary_net = Adversary(settings)
+        device = torch.device(get_device())
+        self.encoder = Encoder(settings).to(device)
+        self.decoder = decoder(settings).to(device)
+        self.adversary_net = Adversary(settings).to(device)
         generator = list(self.encoder.parameters()) + list(self.decoder.parameters())
         super().__init__(generator, self.adversary_net.parameters(), settings, fused)
 

@@ -619,7 +619,6 @@ def throughput_worker(config, result):
 
         if config["mode"] == "cpu":
             torch.set_num_threads(1)
-        place_torch_references(keras)
     settings = throughput_settings(config)
     workers, warmup, memory, errors = {}, {}, {}, {}
     for policy in POLICIES:
@@ -651,59 +650,6 @@ def throughput_worker(config, result):
     _reply("memory", dict(peak_memory(), peak_bytes_after_warmup=memory,
                           note="peak_bytes: the whole process, both precisions' models "
                                "resident (torch resets before each precision's warm-up)"))
-
-
-def place_torch_references(keras):
-    """Puts `_reference_torch`'s loops on Keras' torch device (the GPU there).
-
-    The references draw their noise and take their batches on the CPU and
-    build their `torch.nn` networks there; on a GPU each is moved to the
-    device Keras uses, with its own generator there. Same math, same order.
-    """
-    import torch
-
-    import _reference_torch as ref
-    from keras.src.backend.torch.core import get_device
-
-    device = torch.device(get_device())
-    loop = ref._TorchLoop
-    original_init = loop.__init__
-
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        for module in ("encoder", "decoder", "adversary_net"):
-            if isinstance(getattr(self, module, None), torch.nn.Module):
-                getattr(self, module).to(device)
-        self.device = device
-        self.generator = torch.Generator(device=device).manual_seed(self.settings.seed)
-
-    def train_step(self, x):
-        s = self.settings
-        batch = x.shape[0]
-        eps = torch.randn((batch, s.num_bases * s.noise_dim), generator=self.generator,
-                          device=self.device)
-        z_reference = torch.randn((batch, s.latent_dim), generator=self.generator,
-                                  device=self.device)
-        beta = min(self.step / s.kl_annealing_steps, 1.0) if s.kl_annealing_steps else 1.0
-        loss, adversary_loss, metrics = ref.avb_losses(
-            self.encode, self.decode, self.adversary, x, eps, z_reference, beta, s)
-        self.generator_optimizer.zero_grad(set_to_none=True)
-        self.adversary_optimizer.zero_grad(set_to_none=True)
-        loss.backward(inputs=self.generator_params, retain_graph=True)
-        adversary_loss.backward(inputs=self.adversary_params)
-        self.generator_optimizer.step()
-        self.adversary_optimizer.step()
-        self.step += 1
-        return metrics
-
-    def run_epoch(self, x):
-        sums, steps = 0.0, 0
-        for batch in ref.batches(x, self.settings.batch_size, self.rng):
-            sums = sums + self.train_step(torch.from_numpy(batch).to(self.device))
-            steps += 1
-        return (sums / max(steps, 1)).tolist()  # waits for the last step
-
-    loop.__init__, loop.train_step, loop.run_epoch = __init__, train_step, run_epoch
 
 
 # -- ais -----------------------------------------------------------------------
