@@ -191,8 +191,10 @@ class _StepBudget(keras.callbacks.Callback):
         # `batch` is the index of the last step run (several with
         # `steps_per_execution`), counted from the start of the epoch.
         self.done = self._epoch * self.steps_per_epoch + batch + 1
-        if self.done >= self.steps and not self.model.stop_training:
-            self.model.stop_training = self.stopped = True
+        # `self._model`, not `self.model`: under JAX each `self.model` access
+        # copies the training state back to the model (a sync every step).
+        if self.done >= self.steps and not self._model.stop_training:
+            self._model.stop_training = self.stopped = True
 
 
 def _is_array(value):
