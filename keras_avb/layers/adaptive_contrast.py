@@ -23,6 +23,9 @@ class AdaptiveContrast(keras.layers.Layer):
     shape `(batch, d, d)` (e.g. from `BasisNoiseEncoder(covariance="full")`),
     r = N(m, C + epsilon I) and `z_norm = L^-1 (z - m)` with `L` its
     Cholesky factor, so the normalised code is white, not just standardised.
+    A covariance of shape `(1, d, d)` is shared by the whole batch and
+    factorised once (`keras_avb.vi.PosteriorSampler` uses the batch's
+    covariance so).
     The Gaussian part of the KL, -0.5 log det of the correlation, then sits
     in the closed-form `log r` instead of in what the adversary must learn:
     with diagonal moments a posterior concentrated near a subspace keeps
@@ -86,12 +89,20 @@ class AdaptiveContrast(keras.layers.Layer):
         covariance = ops.stop_gradient(covariance) + self.epsilon * ops.eye(
             dim, dtype=covariance.dtype
         )
-        chol = ops.cholesky(covariance)
-        residual = ops.expand_dims(z - mean, -1)
-        z_norm = ops.squeeze(ops.solve_triangular(chol, residual, lower=True), -1)
-        log_det = 2.0 * ops.sum(
-            ops.log(ops.diagonal(chol, axis1=-2, axis2=-1)), axis=-1
-        )
+        if covariance.shape[0] == 1:
+            # One covariance shared by the whole batch: factorise it once.
+            chol = ops.cholesky(covariance[0])
+            z_norm = ops.transpose(
+                ops.solve_triangular(chol, ops.transpose(z - mean), lower=True)
+            )
+            log_det = 2.0 * ops.sum(ops.log(ops.diagonal(chol)))
+        else:
+            chol = ops.cholesky(covariance)
+            residual = ops.expand_dims(z - mean, -1)
+            z_norm = ops.squeeze(ops.solve_triangular(chol, residual, lower=True), -1)
+            log_det = 2.0 * ops.sum(
+                ops.log(ops.diagonal(chol, axis1=-2, axis2=-1)), axis=-1
+            )
         log_r = -0.5 * (ops.sum(ops.square(z_norm), axis=-1) + log_det + dim * LOG_2PI)
         return z_norm, log_r
 

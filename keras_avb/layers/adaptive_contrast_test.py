@@ -93,6 +93,23 @@ def test_full_covariance_whitens_correlated_gaussian_samples():
     assert np.corrcoef(ops.convert_to_numpy(z_std).T)[0, 1] > 0.9
 
 
+def test_shared_covariance_matches_one_per_example():
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(6, 3)).astype("float32")
+    mean = np.repeat(rng.normal(size=(1, 3)).astype("float32"), 6, 0)
+    shared = random_covariances(rng, 1, 3)
+    layer = AdaptiveContrast(epsilon=1e-4)
+    z_shared, log_r_shared = layer([z, mean, shared])
+    z_each, log_r_each = layer([z, mean, np.repeat(shared, 6, 0)])
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(z_shared), ops.convert_to_numpy(z_each), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(log_r_shared), ops.convert_to_numpy(log_r_each), rtol=1e-5
+    )
+    assert tuple(log_r_shared.shape) == (6,)
+
+
 class AdaptiveContrastLayerTest(TestCase):
     """Keras' own layer harness, mixed precision included."""
 

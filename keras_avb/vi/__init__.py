@@ -21,6 +21,8 @@ True
 from keras_avb.vi.api import METHODS
 from keras_avb.vi.api import FittedPosterior
 from keras_avb.vi.api import fit_posterior
+from keras_avb.vi.diagnostics import effective_sample_size
+from keras_avb.vi.diagnostics import potential_scale_reduction
 from keras_avb.vi.gaussian import GaussianVI
 from keras_avb.vi.gaussian import empirical_moments
 from keras_avb.vi.hmc import run_hmc

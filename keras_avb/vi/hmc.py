@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from keras_avb.utils import validation
+from keras_avb.vi import diagnostics
 
 IMPLEMENTATIONS = ("auto", "tfp", "numpy")
 
@@ -70,8 +71,10 @@ def run_hmc(
         `(samples, info)`: a NumPy array of shape
         `(num_results * num_chains, event_size)`, ordered result-major
         (all chains' first samples, then their second, ...), and a dict with
-        the mean `acceptance_rate`, the final `step_size` and the
-        `implementation` used.
+        the mean `acceptance_rate`, the final `step_size`, the
+        `implementation` used and, with `num_results >= 4`, the chains'
+        largest split r-hat `max_rhat` and smallest effective sample size
+        `min_ess` over the coordinates (`keras_avb.vi.diagnostics`).
 
     Example:
 
@@ -140,6 +143,10 @@ def run_hmc(
         raise RuntimeError(
             "HMC produced non-finite samples; lower `step_size` or check the target."
         )
+    if num_results >= 4:
+        chains = samples.reshape(int(num_results), int(num_chains), event_size)
+        info["max_rhat"] = float(np.max(diagnostics.potential_scale_reduction(chains)))
+        info["min_ess"] = float(np.min(diagnostics.effective_sample_size(chains)))
     return samples, info
 
 
