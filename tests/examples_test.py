@@ -74,11 +74,40 @@ def test_toy_posteriors(tmp_path, capsys):
         assert steps == 3
 
 
+def test_eight_schools_defaults_are_fit_posteriors():
+    import inspect
+
+    from keras_avb.vi import api
+
+    args = load_example("eight_schools").parse_args([])
+    defaults = inspect.signature(api.fit_posterior).parameters
+    assert args.steps == api.DEFAULT_STEPS["avb"]
+    assert args.avb_learning_rate == api.DEFAULT_LEARNING_RATES["avb"]
+    assert args.batch_size == defaults["batch_size"].default
+    assert api.DEFAULT_SCHEDULES["avb"] == "cosine"
+
+
+def test_eight_schools_shipped_reference():
+    example = load_example("eight_schools")
+    args = example.parse_args([])
+    samples, info = example.load_reference(args, BACKEND)
+    assert samples.shape == (example.REFERENCE_DRAWS, example.EVENT_SIZE)
+    assert len(np.unique(samples, axis=0)) == len(samples)
+    # A long run: mixed chains, many effective draws, both modes equally.
+    assert info["max_rhat"] < 1.01
+    assert info["min_ess"] > 2 * example.REFERENCE_DRAWS
+    assert info["num_chains"] == example.REFERENCE_RUN["num_chains"]
+    assert abs(np.mean(samples[:, 1] > 0) - 0.5) < 0.02
+    # The posterior's known features: mu near 0.8, |tau| well away from 0.
+    assert 0.5 < samples[:, 0].mean() < 1.1
+    assert np.median(np.abs(samples[:, 1])) > 0.3
+
+
 def test_eight_schools(tmp_path):
     results = load_example("eight_schools").main([
         "--steps", "4", "--eval-every", "2", "--batch-size", "32",
-        "--num-samples", "40", "--hmc-chains", "8", "--hmc-burnin", "20",
-        "--hmc-results", "20", "--hmc-thinning", "1",
+        "--num-samples", "40", "--reference", "hmc", "--hmc-chains", "8",
+        "--hmc-burnin", "20", "--hmc-results", "20", "--hmc-thinning", "1",
         # One AVB and one ADVI method cover both branches of the script (the
         # other two differ only in library options); each fit costs seconds
         # of compilation.
@@ -112,7 +141,7 @@ def test_synthetic(tmp_path):
         "--steps", "5", "--vae-steps", "3", "--steps-per-epoch", "2",
         "--batch-size", "16", "--adversary-units", "8", "--adversary-blocks", "1",
         "--eval-samples", "200", "--quadrature-points", "20", "--verbose", "0",
-        "--save-dir", str(tmp_path),
+        "--kl-check-samples", "30", "--save-dir", str(tmp_path),
     ])
     assert_png(tmp_path / "synthetic_latents.png")
     for name in ("avb", "vae"):
@@ -130,6 +159,11 @@ def test_synthetic(tmp_path):
         # Only the VAE's ELBO is a bound; AVB's uses the adversary's estimate.
         assert row["elbo_is_bound"] == (name == "vae")
     assert results["avb"]["elbo"] == saved["results"]["avb"]["elbo"]
+    # The adversary's KL is checked against a kNN estimate (AVB only).
+    check = saved["results"]["avb"]["kl_check"]
+    assert check["kl_gap"] == pytest.approx(check["kl_adversary"] - check["kl_independent"])
+    assert check["kl_gap_standard_error"] > 0
+    assert saved["results"]["vae"]["kl_check"] is None
     for name, steps in (("avb", 5), ("vae", 3)):
         assert saved["results"][name]["train_steps"] == steps
         # The saved model's optimizer made exactly that many updates.

@@ -220,3 +220,88 @@ def test_rejects_bad_sample_sizes_and_networks():
         model = PosteriorSampler(correlated_gaussian, 2, **small_avb())
         adam = keras.optimizers.Adam()
         model.compile(adam, adam)
+
+
+def current_rate(optimizer):
+    return float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_learning_rate_schedule_of_both_players(schedule):
+    fitted = fit_posterior(
+        correlated_gaussian, 2, method="avb", steps=4, batch_size=16,
+        learning_rate=1e-3, learning_rate_schedule=schedule, seed=0, verbose=0,
+        **small_avb(True),
+    )
+    model = fitted.model
+    # Each player counts its own updates: 4 sampler and 2 x 4 adversary ones.
+    assert int(ops.convert_to_numpy(model.player_optimizer.iterations)) == 4
+    assert int(ops.convert_to_numpy(model.adversary_optimizer.iterations)) == 8
+    if schedule == "constant":
+        assert current_rate(model.player_optimizer) == pytest.approx(1e-3)
+        assert current_rate(model.adversary_optimizer) == pytest.approx(2e-3)
+    else:
+        # Both decayed to 0 exactly at the end of their own updates.
+        assert current_rate(model.player_optimizer) == pytest.approx(0.0, abs=1e-9)
+        assert current_rate(model.adversary_optimizer) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_avb_defaults_are_cosine_and_advi_constant():
+    avb = fit_posterior(correlated_gaussian, 2, method="avb", steps=2, batch_size=16,
+                        seed=0, verbose=0, **small_avb(True))
+    # AVB's default cosine has decayed to 0 after its 2 steps; ADVI's rate stays.
+    assert current_rate(avb.model.player_optimizer) == pytest.approx(0.0, abs=1e-9)
+    advi = fit_posterior(correlated_gaussian, 2, method="advi_meanfield", steps=2,
+                         batch_size=16, seed=0, verbose=0)
+    assert current_rate(advi.model.optimizer) == pytest.approx(5e-3)
+    assert advi.steps_trained == 2
+
+
+def test_default_steps_per_method(monkeypatch):
+    from keras_avb.vi import api
+
+    seen = []
+    monkeypatch.setattr(api.FittedPosterior, "train",
+                        lambda self, steps, verbose="auto": seen.append(steps) or self)
+    fit_posterior(correlated_gaussian, 2, method="avb", batch_size=16, seed=0,
+                  **small_avb(True))
+    fit_posterior(correlated_gaussian, 2, method="advi_fullrank", batch_size=16, seed=0)
+    assert seen == [api.DEFAULT_STEPS["avb"], api.DEFAULT_STEPS["advi_fullrank"]]
+
+
+@pytest.mark.parametrize("covariance", ["diagonal", "full"])
+def test_covariance_of_the_contrast(covariance):
+    fitted = fit_posterior(
+        correlated_gaussian, 2, method="avb", adversary_steps=2, steps=600,
+        batch_size=256, learning_rate=1e-3, seed=1, covariance=covariance,
+        verbose=0, **small_avb(True),
+    )
+    assert fitted.model.covariance == covariance
+    mean, cov = empirical_moments(fitted.sample(20000, seed=3))
+    np.testing.assert_allclose(mean, MEAN, atol=0.1)
+    np.testing.assert_allclose(cov, COV, atol=0.15)
+
+
+def test_full_covariance_contrast_whitens_the_batch():
+    model = PosteriorSampler(correlated_gaussian, 2, covariance="full", batch_size=64,
+                             hidden_units=(8,), seed=0,
+                             adversary=ResidualAdversary(8, 1, name="adversary"))
+    rng = np.random.default_rng(0)
+    z = ops.convert_to_tensor(rng.multivariate_normal(MEAN, COV, 64).astype("float32"))
+    z_white, log_r = model.contrast([z, *model._batch_moments(z)])
+    np.testing.assert_allclose(np.cov(ops.convert_to_numpy(z_white).T, bias=True),
+                               np.eye(2), atol=2e-3)
+    assert tuple(log_r.shape) == (64,)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(learning_rate_schedule="linear"), "learning_rate_schedule"),
+        (dict(covariance="dense"), "covariance"),
+    ],
+)
+def test_bad_schedule_and_covariance_are_named(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        fit_posterior(correlated_gaussian, 2, method="avb", steps=1, batch_size=16,
+                      verbose=0, **{**small_avb(True), **arguments})

@@ -123,6 +123,7 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         batch_size=512,
         reference_scale=1.0,
         contrast_epsilon=1e-4,
+        covariance="diagonal",
         seed=None,
         **kwargs,
     ):
@@ -157,6 +158,11 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
                 raise ValueError(
                     f"`{label}` must be a Keras layer or model. Received: {network!r}"
                 )
+        if covariance not in ("diagonal", "full"):
+            raise ValueError(
+                f'`covariance` must be "diagonal" or "full". Received: {covariance!r}'
+            )
+        self.covariance = covariance
         self.adversary_steps = check_adversary_steps(adversary_steps)
         self.batch_size = batch_size
         self.reference_scale = float(reference_scale)
@@ -226,6 +232,21 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
     # ------------------------------------------------------------------
     # The objective
     # ------------------------------------------------------------------
+    def _batch_moments(self, z):
+        """The batch mean and (co)variance, broadcast to one per sample."""
+        mean = ops.mean(z, axis=0, keepdims=True)
+        if self.covariance == "diagonal":
+            variance = ops.var(z, axis=0, keepdims=True)
+            return ops.broadcast_to(mean, ops.shape(z)), ops.broadcast_to(
+                variance, ops.shape(z)
+            )
+        centred = z - mean
+        covariance = ops.matmul(ops.transpose(centred), centred) / ops.cast(
+            ops.shape(z)[0], z.dtype
+        )
+        # Shape (1, d, d): `AdaptiveContrast` factorises it once for the batch.
+        return ops.broadcast_to(mean, ops.shape(z)), covariance[None]
+
     def compute_losses(self, x, players, training):
         """Both players' losses and metric values (`keras.ops` only).
 
@@ -238,9 +259,7 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         eps = keras.random.normal((batch, self.noise_dim), seed=self.seed_generator)
         z = ops.cast(self.sampler(eps, training=training), "float32")
         if self.adaptive_contrast:
-            mean = ops.broadcast_to(ops.mean(z, axis=0, keepdims=True), ops.shape(z))
-            variance = ops.broadcast_to(ops.var(z, axis=0, keepdims=True), ops.shape(z))
-            z_posterior, log_r = self.contrast([z, mean, variance])
+            z_posterior, log_r = self.contrast([z, *self._batch_moments(z)])
             z_reference = keras.random.normal(
                 (batch, self.event_size), seed=self.seed_generator
             )
