@@ -11,12 +11,17 @@ import keras
 import numpy as np
 from keras import ops
 
-LOG_2PI = math.log(2.0 * math.pi)
+from keras_avb.distributions.gaussian import normal_log_prob
+
+
+def _flatten_event_axes(values):
+    """Flattens all axes but the first (the batch axis)."""
+    return ops.reshape(values, (ops.shape(values)[0], -1))
 
 
 def _sum_event_axes(values):
     """Sums all axes but the first (the batch axis)."""
-    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
+    return ops.sum(_flatten_event_axes(values), axis=-1)
 
 
 class Likelihood:
@@ -129,7 +134,9 @@ class Gaussian(Likelihood):
         mean, log_scale = self._split(params)
         x = ops.cast(x, mean.dtype)
         z = (x - mean) * ops.exp(-log_scale)
-        return _sum_event_axes(-0.5 * (ops.square(z) + LOG_2PI) - log_scale)
+        return normal_log_prob(
+            _flatten_event_axes(z), _flatten_event_axes(2.0 * log_scale)
+        )
 
     def mean(self, params):
         return self._split(params)[0]

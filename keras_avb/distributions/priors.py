@@ -6,12 +6,10 @@ backend; `TFPPrior` wraps a TensorFlow Probability distribution on the
 backends that have a TFP substrate (TensorFlow and JAX).
 """
 
-import math
-
 import keras
 from keras import ops
 
-LOG_2PI = math.log(2.0 * math.pi)
+from keras_avb.distributions.gaussian import normal_log_prob
 
 
 class Prior:
@@ -62,7 +60,7 @@ class StandardNormal(Prior):
         return keras.random.normal((batch_size, self.latent_dim), seed=seed)
 
     def log_prob(self, z):
-        return -0.5 * ops.sum(ops.square(z) + LOG_2PI, axis=-1)
+        return normal_log_prob(z)
 
 
 def _tfp_distributions():

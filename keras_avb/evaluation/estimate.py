@@ -16,9 +16,8 @@ import numpy as np
 from keras import ops
 
 from keras_avb.distributions import priors as priors_lib
+from keras_avb.distributions.gaussian import normal_log_prob
 from keras_avb.utils import validation
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 #: The standard error of an example is flagged unreliable when its effective
 #: sample size is below `MIN_EFFECTIVE_SAMPLES` effective samples (a quarter
@@ -342,9 +341,7 @@ def gaussian_log_prob(z, mean, variance):
     >>> float(gaussian_log_prob(ops.zeros((1, 2)), ops.zeros((1, 2)), ops.ones((1, 2)))[0])
     -1.837877...
     """
-    return -0.5 * ops.sum(
-        ops.square(z - mean) / variance + ops.log(variance) + LOG_2PI, axis=-1
-    )
+    return normal_log_prob((z - mean) / ops.sqrt(variance), ops.log(variance))
 
 
 def make_log_joint(decoder, likelihood, prior):

@@ -11,6 +11,8 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from keras_avb.distributions.gaussian import LOG_2PI
+
 
 class LinearGaussianProblem(NamedTuple):
     """A decoder, data and the exact answers; see `linear_gaussian_problem`."""
@@ -68,7 +70,7 @@ def linear_gaussian_problem(
     covariance = weights @ weights.T + scale**2 * np.eye(data_dim)
     _, log_det = np.linalg.slogdet(covariance)
     mahalanobis = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(covariance), diff)
-    log_likelihood = -0.5 * (mahalanobis + log_det + data_dim * np.log(2.0 * np.pi))
+    log_likelihood = -0.5 * (mahalanobis + log_det + data_dim * LOG_2PI)
     posterior_cov = np.linalg.inv(np.eye(latent_dim) + weights.T @ weights / scale**2)
     posterior_mean = diff @ weights @ posterior_cov / scale**2
     posterior_variance = np.tile(np.diag(posterior_cov), (num_examples, 1))

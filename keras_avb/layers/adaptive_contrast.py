@@ -1,11 +1,8 @@
-import math
-
 import keras
 from keras import ops
 
+from keras_avb.distributions.gaussian import normal_log_prob
 from keras_avb.layers._precision import precise_dtype
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 @keras.saving.register_keras_serializable(package="keras_avb")
@@ -78,10 +75,7 @@ class AdaptiveContrast(keras.layers.Layer):
         mean = ops.stop_gradient(mean)
         variance = ops.stop_gradient(variance) + self.epsilon
         z_norm = (z - mean) * ops.rsqrt(variance)
-        log_r = -0.5 * ops.sum(
-            ops.square(z_norm) + ops.log(variance) + LOG_2PI, axis=-1
-        )
-        return z_norm, log_r
+        return z_norm, normal_log_prob(z_norm, ops.log(variance))
 
     def _full_covariance(self, z, mean, covariance):
         dim = z.shape[-1]
@@ -103,8 +97,7 @@ class AdaptiveContrast(keras.layers.Layer):
             log_det = 2.0 * ops.sum(
                 ops.log(ops.diagonal(chol, axis1=-2, axis2=-1)), axis=-1
             )
-        log_r = -0.5 * (ops.sum(ops.square(z_norm), axis=-1) + log_det + dim * LOG_2PI)
-        return z_norm, log_r
+        return z_norm, normal_log_prob(z_norm, log_det=log_det)
 
     def compute_output_shape(self, input_shape):
         z_shape = input_shape[0]

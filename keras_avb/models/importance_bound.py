@@ -29,7 +29,7 @@ import math
 import keras
 from keras import ops
 
-from keras_avb.distributions.priors import LOG_2PI
+from keras_avb.distributions.gaussian import normal_log_prob
 from keras_avb.trainers.noise import draw_per_example
 
 
@@ -64,8 +64,7 @@ def sample_gaussian(mean, variance, num_samples, seed):
     else:
         z = mean + ops.sqrt(variance) * noise
         log_det = ops.sum(ops.log(variance), axis=-1)
-    log_r = -0.5 * (ops.sum(ops.square(noise), axis=-1) + log_det + dim * LOG_2PI)
-    return z, log_r
+    return z, normal_log_prob(noise, log_det=log_det)
 
 
 def importance_weighted_bound(

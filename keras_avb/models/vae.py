@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_avb.distributions.priors import LOG_2PI
+from keras_avb.distributions.gaussian import normal_log_prob
 from keras_avb.distributions.priors import StandardNormal
 from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
@@ -144,9 +144,8 @@ class VAE(RestoresOptimizerState, LatentVariableModel):
                 ops.exp(log_variance) + ops.square(mean) - 1.0 - log_variance, axis=-1
             )
         else:
-            log_q = -0.5 * ops.sum(
-                ops.square(z - mean) * ops.exp(-log_variance) + log_variance + LOG_2PI,
-                axis=-1,
+            log_q = normal_log_prob(
+                (z - mean) * ops.exp(-0.5 * log_variance), log_variance
             )
             kl = log_q - self.prior.log_prob(z)
         loss = ops.mean(-log_likelihood + self.kl_weight(training) * kl)

@@ -1,11 +1,10 @@
 """Gaussian variational inference (ADVI, Kucukelbir et al.): the baselines."""
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
+from keras_avb.distributions.gaussian import LOG_2PI
 from keras_avb.models.adversarial_game import TrackedMetrics
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.vi.sampler import _check_num_samples
@@ -100,7 +99,7 @@ class GaussianVI(TrackedMetrics, PlayersTrainer, keras.Model):
     def entropy(self):
         """The entropy of q in nats (a tensor)."""
         return ops.sum(self._log_diagonal()) + 0.5 * self.event_size * (
-            1.0 + math.log(2.0 * math.pi)
+            1.0 + LOG_2PI
         )
 
     @property

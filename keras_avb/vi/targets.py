@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_avb.distributions.gaussian import normal_log_prob
+
 
 def _is_tfp_distribution(obj):
     module = type(obj).__module__ or ""
@@ -181,6 +183,4 @@ def gaussian_log_prob(z, loc, scale):
         log_scale = math.log(scale)
     else:
         log_scale = ops.log(scale)
-    return -0.5 * ops.sum(
-        ops.square(u) + 2.0 * log_scale + math.log(2.0 * math.pi), axis=-1
-    )
+    return normal_log_prob(u, 2.0 * log_scale)
