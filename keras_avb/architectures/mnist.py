@@ -30,16 +30,12 @@ from keras import ops
 
 from keras_avb.layers import Adversary
 from keras_avb.layers import BasisNoiseEncoder
+from keras_avb.utils import validation
 
 IMAGE_SHAPE = (28, 28)
 DATA_DIM = 28 * 28
 ARCHITECTURES = ("mlp", "conv")
 KINDS = ("avb", "avb_ac", "vae")
-
-
-def _check(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"`{name}` must be one of {allowed}. Received: {value!r}")
 
 
 def default_num_bases(latent_dim):
@@ -103,7 +99,7 @@ def mnist_avb_encoder(
     >>> [tuple(t.shape) for t in encoder.outputs]
     [(None, 8), (None, 8), (None, 8)]
     """
-    _check("architecture", architecture, ARCHITECTURES)
+    validation.check_choice(architecture, "architecture", ARCHITECTURES)
     num_bases = default_num_bases(latent_dim) if num_bases is None else int(num_bases)
     x = keras.Input((DATA_DIM,), name="x")
     eps = keras.Input((num_bases * int(noise_dim),), name="eps")
@@ -137,7 +133,7 @@ def mnist_vae_encoder(
     >>> [tuple(t.shape) for t in encoder.outputs]
     [(None, 4), (None, 4)]
     """
-    _check("architecture", architecture, ARCHITECTURES)
+    validation.check_choice(architecture, "architecture", ARCHITECTURES)
     x = keras.Input((DATA_DIM,), name="x")
     h = _features(x, architecture, hidden_units, conv_filters, conv_units, "encoder")
     mean = keras.layers.Dense(latent_dim, name="encoder_mean")(h)
@@ -166,7 +162,7 @@ def mnist_decoder(
     >>> tuple(decoder.output.shape)
     (None, 784)
     """
-    _check("architecture", architecture, ARCHITECTURES)
+    validation.check_choice(architecture, "architecture", ARCHITECTURES)
     z = keras.Input((latent_dim,), name="z")
     if architecture == "mlp":
         h = z
@@ -361,10 +357,10 @@ def build_mnist_model(
     from keras_avb.models import AVB
     from keras_avb.models import VAE
 
-    _check("kind", kind, KINDS)
-    _check("architecture", architecture, ARCHITECTURES)
+    validation.check_choice(kind, "kind", KINDS)
+    validation.check_choice(architecture, "architecture", ARCHITECTURES)
     decoder_architecture = architecture if decoder_architecture is None else decoder_architecture
-    _check("decoder_architecture", decoder_architecture, ARCHITECTURES)
+    validation.check_choice(decoder_architecture, "decoder_architecture", ARCHITECTURES)
     decoder = mnist_decoder(
         decoder_architecture, latent_dim, hidden_units=decoder_units, base_filters=decoder_filters
     )
@@ -372,7 +368,7 @@ def build_mnist_model(
     if kind == "vae":
         encoder = mnist_vae_encoder(architecture, latent_dim, **features)
         return VAE(encoder, decoder, likelihood="bernoulli", seed=seed, name="vae")
-    _check("contrast_covariance", contrast_covariance, ("diagonal", "full"))
+    validation.check_choice(contrast_covariance, "contrast_covariance", ("diagonal", "full"))
     if contrast_covariance == "full" and kind != "avb_ac":
         raise ValueError(
             '`contrast_covariance="full"` needs Adaptive Contrast (kind="avb_ac"). '

@@ -19,6 +19,7 @@ import keras
 
 from keras_avb.layers import InnerProductAdversary
 from keras_avb.layers import ResidualAdversary
+from keras_avb.utils import validation
 
 VARIANTS = ("notebook", "paper")
 
@@ -27,8 +28,7 @@ _NOISE_DIM = {"notebook": 64, "paper": 64}
 
 
 def _check_variant(variant):
-    if variant not in VARIANTS:
-        raise ValueError(f"`variant` must be one of {VARIANTS}. Received: {variant!r}")
+    validation.check_choice(variant, "variant", VARIANTS)
 
 
 def _hidden_layers(h, units, activation, prefix):

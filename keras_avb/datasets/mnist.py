@@ -258,10 +258,7 @@ def load_mnist(
     >>> x_train.shape, sorted(np.unique(x_train).tolist())
     ((60000, 784), [0.0, 1.0])
     """
-    if binarization not in BINARIZATIONS:
-        raise ValueError(
-            f"`binarization` must be one of {BINARIZATIONS}. Received: {binarization!r}"
-        )
+    validation.check_choice(binarization, "binarization", BINARIZATIONS)
     found = _find(path, MNIST_FILE, MNIST_FORMAT)
     if found is None:
         found = _download(

@@ -164,10 +164,7 @@ def ais_log_likelihood(
                 "`target_accept` must be (low, high) with 0 <= low <= high <= 1. "
                 f"Received: {target_accept}"
             )
-    if adaptation not in ADAPTATIONS:
-        raise ValueError(
-            f"`adaptation` must be one of {ADAPTATIONS}. Received: {adaptation!r}"
-        )
+    validation.check_choice(adaptation, "adaptation", ADAPTATIONS)
     validation.check_float(adaptation_factor, "adaptation_factor", minimum=1.0)
     if method == "tfp" and backend.tfp() is None:
         raise NotImplementedError(

@@ -123,8 +123,7 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
     >>> est.log_likelihood.shape
     (4,)
     """
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}. Received: {method!r}")
+    validation.check_choice(method, "method", METHODS)
     _model_kind(model)
     if model.data_shape is None or model.prior is None:
         raise ValueError(

@@ -139,11 +139,25 @@ def check_float(
 
 
 def check_choice(value, name, choices):
-    """Raises `ValueError` unless `value` is one of `choices`; returns it."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {tuple(choices)}. Received: {value!r}"
-        )
+    """Returns `value` if it is one of `choices`, or raises `ValueError` naming `name`.
+
+    The choices are strings, and may include None (an option's "off").
+
+    Example:
+
+    >>> check_choice("ais", "method", ("ais", "importance"))
+    'ais'
+    >>> check_choice("nuts", "method", ("ais", "importance"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `method` must be one of ('ais', 'importance'). Received: 'nuts'
+    """
+    choices = tuple(choices)
+    if not any(
+        value is choice or (isinstance(value, str) and value == choice)
+        for choice in choices
+    ):
+        raise ValueError(f"`{name}` must be one of {choices}. Received: {value!r}")
     return value
 
 

@@ -102,10 +102,7 @@ def run_hmc(
         target_accept_prob, "target_accept_prob", minimum=0.0, maximum=1.0, exclusive=True
     )
     validation.check_int(seed, "seed", minimum=0)
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError(
-            f"`implementation` must be one of {IMPLEMENTATIONS}. Received: {implementation!r}"
-        )
+    validation.check_choice(implementation, "implementation", IMPLEMENTATIONS)
     if implementation == "tfp" and not _tfp_available():
         raise ValueError(
             "TensorFlow Probability's HMC needs the tensorflow or jax backend "
