@@ -31,6 +31,7 @@ from keras import ops
 from keras_avb.layers import Adversary
 from keras_avb.layers import BasisNoiseEncoder
 from keras_avb.utils import validation
+from keras_avb.utils.shapes import flat_size
 
 IMAGE_SHAPE = (28, 28)
 DATA_DIM = 28 * 28
@@ -247,11 +248,7 @@ class MnistAdversary(Adversary):
 
     def build(self, input_shape):
         x_shape, z_shape = input_shape
-        x_size = 1
-        for dim in x_shape[1:]:
-            if dim is None:
-                raise ValueError(f"The adversary needs a fully known data shape; got {x_shape}.")
-            x_size *= dim
+        x_size = flat_size(x_shape[1:], owner="The adversary")
         self.joint_network.build((None, x_size + z_shape[-1]))
         self.x_network.build((None, x_size))
         self.z_network.build((None, z_shape[-1]))

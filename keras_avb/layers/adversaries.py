@@ -15,6 +15,8 @@ float32 weights.
 import keras
 from keras import ops
 
+from keras_avb.utils.shapes import flat_size
+
 
 def _flatten(x):
     return ops.reshape(x, (ops.shape(x)[0], -1))
@@ -100,7 +102,7 @@ class InnerProductAdversary(Adversary):
 
     def build(self, input_shape):
         x_shape, z_shape = input_shape
-        x_shape = (x_shape[0], _flat_size(x_shape))
+        x_shape = (x_shape[0], flat_size(x_shape[1:], owner="The adversary"))
         self.x_network.build(x_shape)
         self.z_network.build(z_shape)
         self.x_embedding.build((x_shape[0], self.hidden_units[-1]))
@@ -169,7 +171,7 @@ class ResidualAdversary(Adversary):
 
     def build(self, input_shape):
         x_shape, z_shape = input_shape
-        joint = (x_shape[0], _flat_size(x_shape) + z_shape[-1])
+        joint = (x_shape[0], flat_size(x_shape[1:], owner="The adversary") + z_shape[-1])
         self.input_dense.build(joint)
         hidden = (x_shape[0], self.units)
         for layer in self.block_layers:
@@ -189,14 +191,3 @@ class ResidualAdversary(Adversary):
             "num_blocks": self.num_blocks,
             "activation": self.activation,
         }
-
-
-def _flat_size(shape):
-    size = 1
-    for dim in shape[1:]:
-        if dim is None:
-            raise ValueError(
-                f"The adversary needs a fully known data shape; got {shape}."
-            )
-        size *= dim
-    return size

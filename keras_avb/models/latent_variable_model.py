@@ -9,6 +9,7 @@ from keras_avb.distributions import priors as priors_lib
 from keras_avb.models.adversarial_game import TrackedMetrics
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.utils import validation
+from keras_avb.utils.shapes import flat_size
 
 
 class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
@@ -64,17 +65,11 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         step = ops.cast(self.optimizer.iterations, "float32")
         return ops.minimum(step / float(self.kl_annealing_steps), 1.0)
 
-    def _data_size(self):
-        size = 1
-        for dim in self.data_shape:
-            size *= dim
-        return size
-
     def reconstruction_terms(self, x, z, training):
         """Returns `log p(x|z)` per example and the per-entry reconstruction error."""
         params = self.decoder(z, training=training)
         log_likelihood = self.likelihood.log_prob(x, ops.cast(params, "float32"))
-        error = -ops.mean(log_likelihood) / float(self._data_size())
+        error = -ops.mean(log_likelihood) / float(flat_size(self.data_shape))
         return log_likelihood, error
 
     def _resolve_prior(self, latent_dim):

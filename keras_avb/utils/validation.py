@@ -34,6 +34,8 @@ import warnings
 import keras
 import numpy as np
 
+from keras_avb.utils.shapes import flat_size
+
 #: Elements checked at a time, so that a check never allocates a temporary
 #: the size of the data.
 _CHUNK_ELEMENTS = 1 << 20
@@ -226,7 +228,7 @@ def _label(name):
 
 def _chunks(array):
     """Views of `array` of about `_CHUNK_ELEMENTS` elements each, along axis 0."""
-    per_row = max(1, int(np.prod(array.shape[1:], dtype=np.int64)))
+    per_row = max(1, flat_size(array.shape[1:]))
     rows = max(1, _CHUNK_ELEMENTS // per_row)
     for start in range(0, array.shape[0], rows):
         yield array[start : start + rows]
