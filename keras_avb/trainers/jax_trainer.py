@@ -87,14 +87,12 @@ class JAXPlayersTrainer:
         position = {id(v): i for i, v in enumerate(self.optimizer.variables)}
         i_scale = position[id(scaler.dynamic_scale)]
         i_count = position[id(scaler.step_counter)]
-        scale, count = old_optimizer_vars[i_scale], old_optimizer_vars[i_count]
-        grow = count == scaler.dynamic_growth_steps - 1
-        optimizer_vars[i_scale] = jnp.where(
-            finite, jnp.where(grow, scale * 2.0, scale), scale / 2.0
-        ).astype(scale.dtype)
-        optimizer_vars[i_count] = jnp.where(
-            finite, jnp.where(grow, 0, count + 1), 0
-        ).astype(count.dtype)
+        optimizer_vars[i_scale], optimizer_vars[i_count] = loss_scaling.next_scale(
+            finite,
+            old_optimizer_vars[i_scale],
+            old_optimizer_vars[i_count],
+            scaler.dynamic_growth_steps,
+        )
         return trainable, optimizer_vars
 
     def _stateless_update_metrics(self, metrics_vars, values):
