@@ -246,7 +246,8 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
+            # Keras' own entries: name, trainable and the dtype policy.
+            **super().get_config(),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
             "prior": None
