@@ -201,7 +201,9 @@ class MnistAdversary(Adversary):
         depth: hidden layers of the joint network (4 in the paper).
         side_units: width of the x- and z-networks; `units` if None.
         side_depth: hidden layers of the x- and z-networks; `depth` if None.
-        activation: hidden activation.
+        activation: hidden activation, a name or a callable (a custom
+            function must be registered with
+            `keras.saving.register_keras_serializable` to be saved).
         add_squared_norm: add `0.5 * sum(z^2)` to T (the log-prior trick).
 
     Example:
@@ -227,7 +229,7 @@ class MnistAdversary(Adversary):
         self.depth = int(depth)
         self.side_units = self.units if side_units is None else int(side_units)
         self.side_depth = self.depth if side_depth is None else int(side_depth)
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
         self.joint_network = self._mlp(self.units, self.depth, "joint")
         self.x_network = self._mlp(self.side_units, self.side_depth, "x")
         self.z_network = self._mlp(self.side_units, self.side_depth, "z")
@@ -269,7 +271,7 @@ class MnistAdversary(Adversary):
             "depth": self.depth,
             "side_units": self.side_units,
             "side_depth": self.side_depth,
-            "activation": self.activation,
+            "activation": keras.activations.serialize(self.activation),
         }
 
 

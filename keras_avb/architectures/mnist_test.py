@@ -1,3 +1,4 @@
+import json
 import os
 
 import keras
@@ -91,6 +92,20 @@ def test_adversary_adds_the_x_and_z_networks_and_round_trips():
     clone.set_weights(adversary.get_weights())
     np.testing.assert_allclose(ops.convert_to_numpy(clone([x, z])), t, rtol=1e-5, atol=1e-6)
 
+
+@keras.saving.register_keras_serializable(package="keras_avb_test")
+def half_softsign(x):
+    return 0.5 * ops.softsign(x)
+
+
+@pytest.mark.parametrize("activation", [half_softsign, "elu"], ids=["callable", "name"])
+def test_adversary_activation_round_trips_through_a_json_config(activation):
+    adversary = MnistAdversary(units=4, depth=1, activation=activation)
+    config = json.loads(json.dumps(adversary.get_config()))
+    clone = MnistAdversary.from_config(config)
+    assert clone.activation is keras.activations.get(activation)
+    assert clone.joint_network.layers[0].activation is clone.activation
+    assert clone.get_config() == config
 
 @pytest.mark.parametrize(
     "kind,architecture", [("avb", "mlp"), ("avb_ac", "conv"), ("vae", "mlp")]

@@ -66,7 +66,9 @@ class InnerProductAdversary(Adversary):
     Args:
         hidden_units: hidden layer sizes of each of the two networks.
         embedding_dim: size of the two embeddings whose inner product is T.
-        activation: hidden activation.
+        activation: hidden activation, a name or a callable (a custom
+            function must be registered with
+            `keras.saving.register_keras_serializable` to be saved).
         add_squared_norm: add `0.5 * sum(z^2)` to T (see module docstring).
 
     Example:
@@ -88,11 +90,11 @@ class InnerProductAdversary(Adversary):
         super().__init__(add_squared_norm=add_squared_norm, **kwargs)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.embedding_dim = int(embedding_dim)
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
         # Sublayers share the parent's dtype policy (e.g. mixed precision).
         dtype = self.dtype_policy
-        self.x_network = _mlp(self.hidden_units, activation, "x_network", dtype)
-        self.z_network = _mlp(self.hidden_units, activation, "z_network", dtype)
+        self.x_network = _mlp(self.hidden_units, self.activation, "x_network", dtype)
+        self.z_network = _mlp(self.hidden_units, self.activation, "z_network", dtype)
         self.x_embedding = keras.layers.Dense(
             self.embedding_dim, dtype=dtype, name="x_embedding"
         )
@@ -118,7 +120,7 @@ class InnerProductAdversary(Adversary):
             **super().get_config(),
             "hidden_units": list(self.hidden_units),
             "embedding_dim": self.embedding_dim,
-            "activation": self.activation,
+            "activation": keras.activations.serialize(self.activation),
         }
 
 
@@ -134,7 +136,9 @@ class ResidualAdversary(Adversary):
     Args:
         units: width of the residual stream.
         num_blocks: number of residual blocks.
-        activation: hidden activation.
+        activation: hidden activation, a name or a callable (a custom
+            function must be registered with
+            `keras.saving.register_keras_serializable` to be saved).
         add_squared_norm: add `0.5 * sum(z^2)` to T (see module docstring).
 
     Example:
@@ -156,7 +160,7 @@ class ResidualAdversary(Adversary):
         super().__init__(add_squared_norm=add_squared_norm, **kwargs)
         self.units = int(units)
         self.num_blocks = int(num_blocks)
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
         # Sublayers share the parent's dtype policy (e.g. mixed precision).
         dtype = self.dtype_policy
         self.input_dense = keras.layers.Dense(self.units, dtype=dtype, name="input_dense")
@@ -167,7 +171,6 @@ class ResidualAdversary(Adversary):
             for i in range(2 * self.num_blocks)
         ]
         self.output_dense = keras.layers.Dense(1, dtype=dtype, name="output_dense")
-        self._activation = keras.activations.get(activation)
 
     def build(self, input_shape):
         x_shape, z_shape = input_shape
@@ -181,13 +184,13 @@ class ResidualAdversary(Adversary):
     def logits(self, x, z, training=None):
         h = self.input_dense(ops.concatenate([x, z], axis=-1))
         for first, second in zip(self.block_layers[::2], self.block_layers[1::2]):
-            h = h + second(self._activation(first(self._activation(h))))
-        return self.output_dense(self._activation(h))
+            h = h + second(self.activation(first(self.activation(h))))
+        return self.output_dense(self.activation(h))
 
     def get_config(self):
         return {
             **super().get_config(),
             "units": self.units,
             "num_blocks": self.num_blocks,
-            "activation": self.activation,
+            "activation": keras.activations.serialize(self.activation),
         }

@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -48,6 +50,51 @@ def test_residual_adversary_has_weights_in_every_block():
     # input + 3 blocks of 2 dense layers + output, each with kernel and bias.
     assert len(adversary.trainable_weights) == 2 * (1 + 6 + 1)
 
+
+
+@keras.saving.register_keras_serializable(package="keras_avb_test")
+def scaled_tanh(x):
+    return 2.0 * ops.tanh(x)
+
+
+ADVERSARIES = [
+    (InnerProductAdversary, {"hidden_units": (4,), "embedding_dim": 3}),
+    (ResidualAdversary, {"units": 4, "num_blocks": 1}),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs", ADVERSARIES, ids=["inner_product", "residual"])
+@pytest.mark.parametrize(
+    "activation",
+    [scaled_tanh, keras.activations.gelu, "relu"],
+    ids=["registered_callable", "keras_callable", "name"],
+)
+def test_activation_round_trips_through_a_json_config(cls, kwargs, activation):
+    adversary = cls(activation=activation, **kwargs)
+    config = json.loads(json.dumps(adversary.get_config()))
+    clone = cls.from_config(config)
+    assert clone.activation is keras.activations.get(activation)
+    assert clone.get_config() == config
+    x, z = np.random.rand(3, 2).astype("float32"), np.random.rand(3, 2).astype("float32")
+    adversary([x, z])
+    clone([x, z])
+    clone.set_weights(adversary.get_weights())
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(clone([x, z])), ops.convert_to_numpy(adversary([x, z])), rtol=1e-6
+    )
+
+
+def test_activation_names_saved_before_still_load():
+    clone = ResidualAdversary.from_config(
+        {**ResidualAdversary(units=4, num_blocks=1).get_config(), "activation": "tanh"}
+    )
+    assert clone.activation is keras.activations.tanh
+
+
+@pytest.mark.parametrize("cls, kwargs", ADVERSARIES, ids=["inner_product", "residual"])
+def test_unknown_data_shape_is_rejected(cls, kwargs):
+    with pytest.raises(ValueError, match="The adversary needs a fully known data shape"):
+        cls(**kwargs).build(((None, None, 3), (None, 2)))
 
 class AdversaryLayerTest(TestCase):
     """Keras' own layer harness, mixed precision included."""
