@@ -43,6 +43,7 @@ from keras_avb.architectures import build_mnist_model
 from keras_avb.datasets import load_binarized_mnist
 from keras_avb.datasets import load_mnist
 from keras_avb.evaluation import evaluate_log_likelihood
+from keras_avb.models import adversary_steps_from_int
 from keras_avb.training import fit_steps
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,7 +119,7 @@ def parse_args(argv=None):
                         help="decay both learning rates to 0 over the run (cosine)")
     parser.add_argument("--adversary-steps", type=int, default=0,
                         help="adversary updates per encoder/decoder update; "
-                             "0 for simultaneous updates")
+                             "0 for simultaneous updates (adversary_steps=None)")
     parser.add_argument("--adversary-units", type=int, default=None,
                         help=preset("adversary_units", "units per adversary layer"))
     parser.add_argument("--adversary-depth", type=int, default=None,
@@ -176,6 +177,9 @@ def resolve(args):
         args.kl_annealing_steps = 1500 if args.quick and args.model != "vae" else 0
     if not os.path.isabs(args.data):
         args.data = os.path.normpath(os.path.join(REPO_ROOT, args.data))
+    # The flag writes simultaneous updates as 0; the model and results.json
+    # take AVB's None.
+    args.adversary_steps = adversary_steps_from_int(args.adversary_steps)
     return args
 
 
@@ -274,7 +278,7 @@ def main(argv=None):
         decoder_architecture=args.decoder,
         adversary_units=args.adversary_units,
         adversary_depth=args.adversary_depth,
-        adversary_steps=args.adversary_steps or None,
+        adversary_steps=args.adversary_steps,
         add_squared_norm=args.log_prior_trick,
         contrast_covariance=args.contrast_covariance,
         seed=args.seed,

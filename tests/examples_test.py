@@ -257,12 +257,22 @@ def test_mnist_trains_exactly_the_requested_steps(tmp_path, capsys, binarization
         saved = json.load(f)
     assert saved["steps"] == 10
     assert results["steps"] == saved["steps_requested"] == 10
+    assert saved["adversary_steps"] is None  # the flag's default 0: simultaneous
     # The saved model's optimizer made the 10 updates.
     loaded = keras.saving.load_model(tmp_path / f"{model}_2d_mlp.keras")
     assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 10
     out = capsys.readouterr().out
     assert printed_number(r"for (\d+) steps of batch", out) == 10
     assert printed_number(r"trained (\d+) steps \(the optimizer's step counter\)", out) == 10
+
+
+@pytest.mark.parametrize("flag, expected", [("0", None), ("3", 3)])
+def test_mnist_adversary_steps_flag_writes_simultaneous_updates_as_0(flag, expected):
+    mnist = load_example("mnist")
+    args = mnist.resolve(mnist.parse_args(["--adversary-steps", flag]))
+    assert args.adversary_steps == expected
+    with pytest.raises(ValueError, match="`adversary_steps` must be an integer >= 0"):
+        mnist.resolve(mnist.parse_args(["--adversary-steps", "-1"]))
 
 
 @needs_mnist

@@ -11,6 +11,7 @@ import re
 import keras
 
 from keras_avb.models.optimizer_state import RestoresOptimizerState
+from keras_avb.utils import validation
 
 ADVERSARY = "adversary"
 
@@ -190,3 +191,32 @@ def check_adversary_steps(adversary_steps):
             f"integer >= 1. Received: {adversary_steps!r}"
         )
     return adversary_steps
+
+
+def adversary_steps_from_int(value):
+    """`adversary_steps` from an integer, where None cannot be written.
+
+    A command-line flag or a KerasTuner `Choice` (whose values are numbers,
+    strings or booleans) has no None, so simultaneous updates
+    (`adversary_steps=None`) are written 0 there. This reads such an
+    integer back: 0 is None, `k >= 1` is `k`. `adversary_steps_to_int` is
+    its inverse.
+
+    Example:
+
+    >>> adversary_steps_from_int(0) is None, adversary_steps_from_int(2)
+    (True, 2)
+    """
+    value = validation.check_int(value, "adversary_steps", minimum=0)
+    return None if value == 0 else value
+
+
+def adversary_steps_to_int(adversary_steps):
+    """`adversary_steps` (None or `k >= 1`) as an integer: 0 for None, else `k`.
+
+    Example:
+
+    >>> adversary_steps_to_int(None), adversary_steps_to_int(2)
+    (0, 2)
+    """
+    return 0 if check_adversary_steps(adversary_steps) is None else adversary_steps

@@ -9,6 +9,9 @@ from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.layers import BasisNoiseEncoder
 from keras_avb.layers import ResidualAdversary
 from keras_avb.models import AVB
+from keras_avb.models import adversary_steps_from_int
+from keras_avb.models import adversary_steps_to_int
+from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.utils import validation
 
 #: The tuners' objective: `val_iw_bound`, the importance-weighted lower
@@ -40,9 +43,11 @@ class AVBHyperModel(keras_tuner.HyperModel):
     - `learning_rate` and `adversary_learning_rate` (log-uniform Floats
       in `learning_rate_range` and `adversary_learning_rate_range`), of the
       two Adam optimizers (`beta_1=0.5`, as in the paper);
-    - `adversary_steps` (Choice over `adversary_steps`): 0 means
-      simultaneous updates (`adversary_steps=None`), `k` means `k`
-      adversary steps per encoder/decoder step;
+    - `adversary_steps` (Choice over `adversary_steps`): None means
+      simultaneous updates, `k` means `k` adversary steps per
+      encoder/decoder step, as in `AVB`. A KerasTuner `Choice` holds no
+      None, so the trials record simultaneous updates as 0 (see
+      `keras_avb.models.adversary_steps_from_int`);
     - `adaptive_contrast` (Boolean, or fixed when `adaptive_contrast` has
       one value).
 
@@ -66,7 +71,8 @@ class AVBHyperModel(keras_tuner.HyperModel):
         num_bases: the numbers of noise bases to choose from.
         learning_rate_range: `(min, max)` of the encoder/decoder rate.
         adversary_learning_rate_range: `(min, max)` of the adversary's rate.
-        adversary_steps: the values to choose from; 0 is simultaneous.
+        adversary_steps: the values to choose from: None (simultaneous
+            updates) or integers >= 1, as `AVB` takes them.
         adaptive_contrast: the values to choose from (`(False, True)`).
         hidden_units: units of each hidden layer of encoder and decoder.
         hidden_layers: hidden layers of encoder and decoder.
@@ -104,7 +110,7 @@ class AVBHyperModel(keras_tuner.HyperModel):
         num_bases=(4, 8, 16),
         learning_rate_range=(1e-5, 1e-3),
         adversary_learning_rate_range=(1e-5, 1e-3),
-        adversary_steps=(0, 1, 2),
+        adversary_steps=(None, 1, 2),
         adaptive_contrast=(False, True),
         hidden_units=300,
         hidden_layers=2,
@@ -139,7 +145,12 @@ class AVBHyperModel(keras_tuner.HyperModel):
             validation.check_float(r, "adversary_learning_rate_range")
             for r in adversary_learning_rate_range
         )
-        self.adversary_steps = list(_ints(adversary_steps, "adversary_steps", minimum=0))
+        if not isinstance(adversary_steps, (tuple, list)):
+            raise ValueError(
+                "`adversary_steps` must be a tuple or list of None or integers. "
+                f"Received: {adversary_steps!r}"
+            )
+        self.adversary_steps = [check_adversary_steps(k) for k in adversary_steps]
         self.adaptive_contrast = [bool(a) for a in adaptive_contrast]
         for label, values in (
             ("latent_dims", self.latent_dims),
@@ -149,8 +160,6 @@ class AVBHyperModel(keras_tuner.HyperModel):
         ):
             if not values:
                 raise ValueError(f"`{label}` needs at least one value.")
-        if min(self.adversary_steps) < 0:
-            raise ValueError("`adversary_steps` values must be >= 0 (0: simultaneous).")
         for label, (low, high) in (
             ("learning_rate_range", self.learning_rate_range),
             ("adversary_learning_rate_range", self.adversary_learning_rate_range),
@@ -194,7 +203,9 @@ class AVBHyperModel(keras_tuner.HyperModel):
         adversary_learning_rate = self._rate(
             hp, "adversary_learning_rate", *self.adversary_learning_rate_range
         )
-        adversary_steps = self._choice(hp, "adversary_steps", self.adversary_steps)
+        adversary_steps = self._choice(
+            hp, "adversary_steps", [adversary_steps_to_int(k) for k in self.adversary_steps]
+        )
         if len(set(self.adaptive_contrast)) == 1:
             adaptive_contrast = hp.Fixed("adaptive_contrast", self.adaptive_contrast[0])
         else:
@@ -211,7 +222,7 @@ class AVBHyperModel(keras_tuner.HyperModel):
             ),
             likelihood=self.likelihood,
             adaptive_contrast=bool(adaptive_contrast),
-            adversary_steps=None if adversary_steps == 0 else int(adversary_steps),
+            adversary_steps=adversary_steps_from_int(adversary_steps),
             kl_annealing_steps=self.kl_annealing_steps,
             seed=self.seed,
         )
@@ -283,6 +294,12 @@ class AVBHyperModel(keras_tuner.HyperModel):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        if isinstance(config.get("adversary_steps"), (tuple, list)):
+            # Configs saved before adversary_steps took None wrote it as 0.
+            config["adversary_steps"] = [
+                k if k is None else adversary_steps_from_int(k)
+                for k in config["adversary_steps"]
+            ]
         if isinstance(config.get("likelihood"), dict):
             config["likelihood"] = keras.saving.deserialize_keras_object(
                 config["likelihood"]

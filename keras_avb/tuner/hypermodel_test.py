@@ -20,7 +20,7 @@ def tiny_hypermodel(**kwargs):
         num_bases=(2, 3),
         learning_rate_range=(1e-3, 1e-2),
         adversary_learning_rate_range=(1e-3, 1e-2),
-        adversary_steps=(0, 1),
+        adversary_steps=(None, 1),
         adaptive_contrast=(False, True),
         hidden_units=8,
         hidden_layers=1,
@@ -56,12 +56,24 @@ def test_search_space_and_config_round_trip():
     )
     clone = keras_avb.tuner.AVBHyperModel.from_config(hypermodel.get_config())
     assert clone.get_config() == hypermodel.get_config()
-    # Fixed choices are recorded as such, and 0 adversary steps is simultaneous.
+    # Fixed choices are recorded as such; None (simultaneous updates), which
+    # a KerasTuner Choice cannot hold, is recorded as 0.
     hp = keras_tuner.HyperParameters()
-    model = tiny_hypermodel(adversary_steps=(0,), adaptive_contrast=(True,)).build(hp)
+    model = tiny_hypermodel(adversary_steps=(None,), adaptive_contrast=(True,)).build(hp)
     assert model.adversary_steps is None and model.adaptive_contrast
+    assert hp.values["adversary_steps"] == 0
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("adversary_steps", 2)
+    assert tiny_hypermodel(adversary_steps=(None, 2)).build(hp).adversary_steps == 2
     assert keras_avb.tuner.OBJECTIVE.name == "val_iw_bound"
     assert keras_avb.tuner.OBJECTIVE.direction == "max"
+
+
+def test_configs_that_wrote_simultaneous_updates_as_0_still_load():
+    config = tiny_hypermodel(adversary_steps=(None, 2)).get_config()
+    assert config["adversary_steps"] == [None, 2]
+    old = {**config, "adversary_steps": [0, 2]}
+    assert keras_avb.tuner.AVBHyperModel.from_config(old).get_config() == config
 
 
 class CrippledAdversaryHyperModel(keras_avb.tuner.AVBHyperModel):
@@ -88,7 +100,7 @@ def test_search_ranks_by_the_bound_and_reloads_the_best_avb_with_its_optimizer(t
         num_bases=(3,),
         learning_rate_range=(1e-2, 1e-2),
         adversary_learning_rate_range=(1e-2, 1e-2),
-        adversary_steps=(0,),
+        adversary_steps=(None,),
         adaptive_contrast=(False,),
         hidden_units=16,
         hidden_layers=1,
