@@ -173,9 +173,24 @@ class AdversarialGame(RestoresOptimizerState, TrackedMetrics):
         return ((ADVERSARY,),) * self.adversary_steps + ((self.PLAYER,),)
 
 
+def default_optimizer(learning_rate):
+    """The players' default optimizer: `Adam(learning_rate, beta_1=0.5)`, as in the paper.
+
+    `learning_rate` may be a number or a
+    `keras.optimizers.schedules.LearningRateSchedule`.
+
+    Example:
+
+    >>> optimizer = default_optimizer(1e-4)
+    >>> type(optimizer).__name__, optimizer.beta_1
+    ('Adam', 0.5)
+    """
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+
 def _get_optimizer(identifier, default_learning_rate):
     if identifier is None:
-        return keras.optimizers.Adam(default_learning_rate, beta_1=0.5)
+        return default_optimizer(default_learning_rate)
     return keras.optimizers.get(identifier)
 
 

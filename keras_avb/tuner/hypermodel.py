@@ -11,6 +11,7 @@ from keras_avb.layers import ResidualAdversary
 from keras_avb.models import AVB
 from keras_avb.models import adversary_steps_from_int
 from keras_avb.models import adversary_steps_to_int
+from keras_avb.models import default_optimizer
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.utils import validation
 
@@ -227,8 +228,8 @@ class AVBHyperModel(keras_tuner.HyperModel):
             seed=self.seed,
         )
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-            adversary_optimizer=keras.optimizers.Adam(adversary_learning_rate, beta_1=0.5),
+            optimizer=default_optimizer(learning_rate),
+            adversary_optimizer=default_optimizer(adversary_learning_rate),
         )
         return model
 
