@@ -40,6 +40,7 @@ from keras_avb.architectures import synthetic_vae_encoder
 from keras_avb.evaluation import adversary_kl_check
 from keras_avb.evaluation import kl_divergence_knn
 from keras_avb.evaluation import quadrature_log_likelihood
+from keras_avb.models import adversary_steps_from_int
 from keras_avb.training import fit_steps
 
 PAPER = {
@@ -184,7 +185,7 @@ def learning_rate(value, updates, args):
 
 
 def build_avb(args):
-    adversary_steps = None if args.adversary_steps == 0 else args.adversary_steps
+    adversary_steps = adversary_steps_from_int(args.adversary_steps)
     # Each optimizer counts its own updates: the adversary's makes
     # `adversary_steps` per training step.
     adversary_updates = args.steps * (adversary_steps or 1)

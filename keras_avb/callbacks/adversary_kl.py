@@ -105,7 +105,7 @@ class AdversaryKLCheck(keras.callbacks.Callback):
         self.results = {}
 
     def _check_model(self):
-        return adversary_kl._check_arguments(
+        return adversary_kl.check_arguments(
             self.model, self.x, self.num_samples, self.k, self.seed, self.batch_size
         )
 

@@ -152,12 +152,21 @@ class AdversaryKLResult(NamedTuple):
         )
 
 
-def _check_arguments(model, x, num_samples, k, seed=None, batch_size=None, verbose=0):
+def check_arguments(model, x, num_samples, k, seed=None, batch_size=None, verbose=0):
     """Checks `adversary_kl_check`'s arguments; returns `x` as a NumPy array.
 
     Raises `ValueError` naming the problem (a model that is not a built
     `keras_avb.AVB`, `x` of the wrong shape or with bad values, counts out
-    of range) before any work starts.
+    of range) before any work starts. `keras_avb.callbacks.AdversaryKLCheck`
+    runs the same checks when training begins.
+
+    Example:
+
+    >>> import keras
+    >>> check_arguments(keras.Sequential(), np.zeros((2, 4)), 100, k=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `model` must be a keras_avb.AVB (the check compares its adversary's KL estimate). Received: Sequential
     """
     from keras_avb.models import AVB
 
@@ -265,7 +274,7 @@ def adversary_kl_check(
     >>> sorted(result.summary())[:3]
     ['kl_adversary', 'kl_gap', 'kl_gap_standard_error']
     """
-    x = _check_arguments(model, x, num_samples, k, seed, batch_size, verbose)
+    x = check_arguments(model, x, num_samples, k, seed, batch_size, verbose)
     num_samples, k = int(num_samples), int(k)
     verbose = progress.resolve_verbose(verbose)
     num_examples = x.shape[0]

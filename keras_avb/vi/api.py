@@ -6,13 +6,13 @@ import time
 import keras
 import numpy as np
 
+from keras_avb.models.adversarial_game import default_optimizer
 from keras_avb.utils import progress
 from keras_avb.utils import validation
 from keras_avb.vi import hmc as hmc_lib
 from keras_avb.vi import targets as targets_lib
 from keras_avb.vi.gaussian import GaussianVI
 from keras_avb.vi.sampler import PosteriorSampler
-from keras_avb.vi.sampler import _check_num_samples
 
 METHODS = ("avb", "advi_meanfield", "advi_fullrank", "hmc")
 SCHEDULES = ("cosine", "constant")
@@ -97,7 +97,7 @@ class FittedPosterior:
         replacement, and raises `ValueError` if more are asked for than it
         holds (run it with more `steps` or `num_chains`).
         """
-        num_samples = _check_num_samples(num_samples)
+        num_samples = validation.check_int(num_samples, "num_samples", minimum=1)
         if self.model is not None:
             return self.model.sample(num_samples, seed=seed)
         available = self._samples.shape[0]
@@ -260,8 +260,7 @@ def fit_posterior(
     >>> fitted.sample(1000).shape
     (1000, 2)
     """
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}. Received: {method!r}")
+    validation.check_choice(method, "method", METHODS)
     unknown = sorted(set(options) - set(_OPTIONS[method]))
     if unknown:
         raise ValueError(
@@ -326,13 +325,11 @@ def fit_posterior(
         optimizer = options.pop("optimizer", None)
         adversary_optimizer = options.pop("adversary_optimizer", None)
         if optimizer is None:
-            optimizer = keras.optimizers.Adam(
-                _scheduled(rate, steps, schedule), beta_1=0.5
-            )
+            optimizer = default_optimizer(_scheduled(rate, steps, schedule))
             if adversary_optimizer is None:
                 adversary_updates = int(steps) * (adversary_steps or 1)
-                adversary_optimizer = keras.optimizers.Adam(
-                    _scheduled(2.0 * rate, adversary_updates, schedule), beta_1=0.5
+                adversary_optimizer = default_optimizer(
+                    _scheduled(2.0 * rate, adversary_updates, schedule)
                 )
         model = PosteriorSampler(
             log_prob_fn,

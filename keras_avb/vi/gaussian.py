@@ -7,7 +7,7 @@ from keras import ops
 from keras_avb.distributions.gaussian import LOG_2PI
 from keras_avb.models.adversarial_game import TrackedMetrics
 from keras_avb.trainers import PlayersTrainer
-from keras_avb.vi.sampler import _check_num_samples
+from keras_avb.utils import validation
 
 VARIATIONAL = "variational"
 
@@ -119,7 +119,7 @@ class GaussianVI(TrackedMetrics, PlayersTrainer, keras.Model):
 
     def sample(self, num_samples, seed=None):
         """Draws `num_samples` samples of q (NumPy array)."""
-        num_samples = _check_num_samples(num_samples)
+        num_samples = validation.check_int(num_samples, "num_samples", minimum=1)
         seed = self.seed_generator if seed is None else seed
         eps = keras.random.normal((num_samples, self.event_size), seed=seed)
         return keras.ops.convert_to_numpy(self._transform(eps))

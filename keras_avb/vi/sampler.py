@@ -1,7 +1,6 @@
 """AVB for black-box variational inference: a neural sampler against an adversary."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_avb.callbacks import health
@@ -11,6 +10,7 @@ from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.trainers import PlayersTrainer
+from keras_avb.utils import validation
 from keras_avb.vi import targets as targets_lib
 
 SAMPLER = "sampler"
@@ -114,12 +114,12 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         "loss",
         "adversary_loss",
         "adversary_accuracy_posterior",
-        "adversary_accuracy_reference",
+        "adversary_accuracy_prior",
     )
     PLAYER = SAMPLER
     DEFAULT_LEARNING_RATES = (1e-4, 2e-4)
     LOSS_METRICS = {SAMPLER: "loss", ADVERSARY: "adversary_loss"}
-    ACCURACY_METRICS = ("adversary_accuracy_posterior", "adversary_accuracy_reference")
+    ACCURACY_METRICS = ("adversary_accuracy_posterior", "adversary_accuracy_prior")
 
     def __init__(
         self,
@@ -235,7 +235,7 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
             seed: an int or `keras.random.SeedGenerator`; the model's own
                 generator by default.
         """
-        num_samples = _check_num_samples(num_samples)
+        num_samples = validation.check_int(num_samples, "num_samples", minimum=1)
         seed = self.seed_generator if seed is None else seed
         eps = keras.random.normal((num_samples, self.noise_dim), seed=seed)
         return keras.ops.convert_to_numpy(self.sampler(eps, training=False))
@@ -306,7 +306,7 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
                 adversary_accuracy_posterior=ops.mean(
                     ops.cast(t_posterior > 0, "float32")
                 ),
-                adversary_accuracy_reference=ops.mean(
+                adversary_accuracy_prior=ops.mean(
                     ops.cast(t_reference < 0, "float32")
                 ),
             )
@@ -316,13 +316,3 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
             losses[SAMPLER] = loss
             values["loss"] = loss
         return losses, values
-
-
-def _check_num_samples(num_samples):
-    if (
-        isinstance(num_samples, bool)
-        or not isinstance(num_samples, (int, np.integer))
-        or num_samples < 1
-    ):
-        raise ValueError(f"`num_samples` must be an integer >= 1. Received: {num_samples!r}")
-    return int(num_samples)
