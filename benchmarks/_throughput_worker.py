@@ -21,6 +21,9 @@ Variants:
 - `fit_logs`: `keras.Model.fit` with `callbacks=[ReadLogsEveryStep()]`, a
   callback that turns every step's logs into Python floats (what any
   per-step health check has to do at least);
+- `fit_compiled`: `fit` of a second, identically built model compiled with
+  `jit_compile=True` (torch.compile under PyTorch, where Keras' "auto"
+  stays eager; XLA under TensorFlow and JAX, which "auto" already picks);
 - `ref`: the hand-written step (JAX: jitted `stateless_call` step; torch:
   a plain loop over the model's Keras networks);
 - `ref_nn`: (torch) a plain loop over equivalent `torch.nn` networks;
@@ -36,7 +39,7 @@ from _throughput_setup import Settings
 from _throughput_setup import build_model
 from _throughput_setup import load_subset
 
-FIT_VARIANTS = ("fit", "fit_nocb", "fit_off", "fit_bare", "fit_logs")
+FIT_VARIANTS = ("fit", "fit_nocb", "fit_off", "fit_bare", "fit_logs", "fit_compiled")
 
 
 def read_logs_callback():
@@ -75,6 +78,16 @@ class Worker:
 
     def _make(self, name):
         s = self.settings
+        if name == "fit_compiled":
+            self.compiled_model = build_model(s)
+            self.compiled_model.jit_compile = True
+            compiled_fit = self.compiled_model.fit
+
+            def run_compiled():
+                compiled_fit(self.x, batch_size=s.batch_size, epochs=1, shuffle=True,
+                             verbose=0)
+
+            return run_compiled
         if name in FIT_VARIANTS:
             if not hasattr(self, "model"):
                 self.model = build_model(s)
@@ -125,11 +138,12 @@ class Worker:
 
     def _optimizer_steps(self, name):
         """The Keras model's optimizer counter (None for hand-written steps)."""
-        if name not in FIT_VARIANTS or not hasattr(self, "model"):
+        model = self.compiled_model if name == "fit_compiled" else getattr(self, "model", None)
+        if name not in FIT_VARIANTS or model is None:
             return None
         import keras
 
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
 def _reply(tag, payload):

@@ -819,8 +819,10 @@ def tests_part(config, result):
                     deselected_tests=deselect)
     processes = {}
     for backend in config["backends"]:
+        # `-o addopts=` drops the project's `-n auto`: the workers are chosen
+        # here, and pytest-xdist may be missing from the wheels brought along.
         command = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-rfE",
-                   *t["files"], *[f"--deselect={d}" for d in deselect]]
+                   "-o", "addopts=", *t["files"], *[f"--deselect={d}" for d in deselect]]
         if t["keyword"]:
             command += ["-k", t["keyword"]]
         if t["workers"] and importlib.util.find_spec("xdist") is not None:
