@@ -59,9 +59,9 @@ VARIANTS = {
     "torch": ("fit", "fit_off", "fit_bare", "ref", "ref_nn"),
     "tensorflow": ("fit", "fit_off", "fit_bare"),
 }
-OPTIONAL = {"jax": ("fit_nocb", "fit_logs"),
-            "torch": ("fit_nocb", "fit_logs", "ref_nn_fused"),
-            "tensorflow": ("fit_nocb", "fit_logs")}
+OPTIONAL = {"jax": ("fit_nocb", "fit_logs", "fit_compiled"),
+            "torch": ("fit_nocb", "fit_logs", "fit_compiled", "ref_nn_fused"),
+            "tensorflow": ("fit_nocb", "fit_logs", "fit_compiled")}
 REFERENCES = {"jax": ("ref",), "torch": ("ref", "ref_nn", "ref_nn_fused"), "tensorflow": ()}
 # Steps per round: a conv step costs ~15x an MLP step on a 2-core CPU.
 STEPS = {"quick": {"mlp": 20, "conv": 3}, "full": {"mlp": 50, "conv": 8}}
