@@ -35,16 +35,12 @@ def _clear_session():
 #: Modules that import (or only make sense) under a single Keras backend:
 #: they are not collected under the other backends.
 BACKEND_ONLY_MODULES = {
-    "keras_avb/evaluation/backend/jax.py": "jax",
-    "keras_avb/evaluation/backend/tensorflow.py": "tensorflow",
-    "keras_avb/evaluation/backend/torch.py": "torch",
+    "keras_avb/backend/jax.py": "jax",
+    "keras_avb/backend/tensorflow.py": "tensorflow",
+    "keras_avb/backend/torch.py": "torch",
     "keras_avb/trainers/jax_trainer.py": "jax",
     "keras_avb/trainers/tensorflow_trainer.py": "tensorflow",
-    "keras_avb/trainers/tensorflow_noise.py": "tensorflow",
     "keras_avb/trainers/torch_trainer.py": "torch",
-    "keras_avb/vi/_gradients_jax.py": "jax",
-    "keras_avb/vi/_gradients_tensorflow.py": "tensorflow",
-    "keras_avb/vi/_gradients_torch.py": "torch",
 }
 
 #: Modules that are not libraries but scripts: never imported by doctest

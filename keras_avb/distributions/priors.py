@@ -9,6 +9,7 @@ backends that have a TFP substrate (TensorFlow and JAX).
 import keras
 from keras import ops
 
+from keras_avb import backend
 from keras_avb.distributions.gaussian import normal_log_prob
 
 
@@ -65,20 +66,15 @@ class StandardNormal(Prior):
 
 def _tfp_distributions():
     """The `tfp.distributions` module of the active backend's substrate."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow_probability as tfp
-
-        return tfp.distributions
-    if backend == "jax":
-        from tensorflow_probability.substrates import jax as tfp
-
-        return tfp.distributions
-    raise NotImplementedError(
-        "TensorFlow Probability has no substrate for the "
-        f"'{backend}' backend. Use `keras_avb.distributions.StandardNormal` "
-        "or a `Prior` subclass written with `keras.ops` instead."
-    )
+    tfp = backend.tfp()
+    if tfp is None:
+        raise NotImplementedError(
+            "TensorFlow Probability has no substrate for the "
+            f"'{keras.backend.backend()}' backend (or it is not installed). Use "
+            "`keras_avb.distributions.StandardNormal` or a `Prior` subclass "
+            "written with `keras.ops` instead."
+        )
+    return tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="keras_avb")

@@ -35,7 +35,7 @@ on the chain itself, as literally described, and is biased upward.
 Two implementations share this schedule and adaptation:
 
 - `method="keras"`: `keras.ops` everywhere except the gradient
-  (`keras_avb.evaluation.backend`), one compiled loop on JAX (`jax.jit`) and
+  (`keras_avb.backend`), one compiled loop on JAX (`jax.jit`) and
   TensorFlow (`tf.function`), eager on PyTorch;
 - `method="tfp"` (TensorFlow and JAX): TensorFlow Probability's
   `tfp.mcmc.sample_annealed_importance_chain` with
@@ -51,7 +51,7 @@ import numpy as np
 from keras import ops
 
 from keras_avb.distributions import likelihoods as likelihoods_lib
-from keras_avb.evaluation import backend
+from keras_avb import backend
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
 from keras_avb.utils import progress

@@ -169,7 +169,7 @@ def test_tfp_method_is_refused_where_tfp_is_not_installed(monkeypatch):
     # instead of failing with an import error.
     import sys
 
-    from keras_avb.evaluation import backend
+    from keras_avb import backend
 
     for name in [n for n in sys.modules if n.split(".")[0] == "tensorflow_probability"]:
         monkeypatch.setitem(sys.modules, name, None)  # an import of it fails

@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from keras_avb.distributions import likelihoods as likelihoods_lib
-from keras_avb.evaluation import backend
+from keras_avb import backend
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
 from keras_avb.utils import progress

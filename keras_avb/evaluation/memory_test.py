@@ -30,7 +30,7 @@ so with `batch_size=10 * N`, as an unchunked implementation would run,
 every case breaks the bound `3 * (growth for N) + 40 MB`.
 
 The same run counts how often each function handed to
-`keras_avb.evaluation.backend.jit` is traced: once per evaluation, even
+`keras_avb.backend.jit` is traced: once per evaluation, even
 though the last chunk of each evaluation is padded (N and 10 N are not
 multiples of the batch size).
 
@@ -51,7 +51,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_avb.evaluation import backend
+from keras_avb import backend
 
 BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -9,7 +9,7 @@ from keras_avb.models.adversarial_game import AdversarialGame
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
-from keras_avb.trainers.noise import draw_per_example
+from keras_avb.backend import draw_per_example
 from keras_avb.utils import validation
 
 GENERATOR = "generator"

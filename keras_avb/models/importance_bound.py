@@ -30,7 +30,7 @@ import keras
 from keras import ops
 
 from keras_avb.distributions.gaussian import normal_log_prob
-from keras_avb.trainers.noise import draw_per_example
+from keras_avb.backend import draw_per_example
 
 
 def sample_gaussian(mean, variance, num_samples, seed):

@@ -8,7 +8,7 @@ from keras_avb.distributions.priors import StandardNormal
 from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
 from keras_avb.models.optimizer_state import RestoresOptimizerState
-from keras_avb.trainers.noise import draw_per_example
+from keras_avb.backend import draw_per_example
 from keras_avb.utils import validation
 
 MODEL = "model"

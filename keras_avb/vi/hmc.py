@@ -4,15 +4,15 @@ Under the TensorFlow and JAX backends this uses TensorFlow Probability's
 `HamiltonianMonteCarlo` kernel with dual-averaging step-size adaptation,
 compiled (`tf.function(jit_compile=True)` / `jax.jit`). TFP has no PyTorch
 substrate, so under the torch backend a plain NumPy HMC runs instead, with
-gradients from the backend (`keras_avb/vi/_gradients_<backend>.py`); it can
+gradients from the backend (`keras_avb.backend.value_and_grad`); it can
 also be asked for on any backend with `implementation="numpy"`.
 """
 
-import importlib
-
 import keras
 import numpy as np
+from keras import ops
 
+from keras_avb import backend
 from keras_avb.utils import validation
 from keras_avb.vi import diagnostics
 
@@ -20,17 +20,7 @@ IMPLEMENTATIONS = ("auto", "tfp", "numpy")
 
 
 def _tfp_available():
-    backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax"):
-        return False
-    try:
-        if backend == "jax":
-            importlib.import_module("tensorflow_probability.substrates.jax")
-        else:
-            importlib.import_module("tensorflow_probability")
-    except ImportError:
-        return False
-    return True
+    return backend.tfp() is not None
 
 
 def run_hmc(
@@ -167,8 +157,7 @@ def _trace(_, results):
 
 def _run_tfp(log_prob_fn, initial_state, num_results, num_burnin_steps,
              num_leapfrog_steps, step_size, thinning, target_accept_prob, seed):
-    backend = keras.backend.backend()
-    if backend == "jax":
+    if keras.backend.backend() == "jax":
         import jax
         from tensorflow_probability.substrates import jax as tfp
 
@@ -218,12 +207,28 @@ def _run_tfp(log_prob_fn, initial_state, num_results, num_burnin_steps,
     }
 
 
+def _numpy_value_and_grad(log_prob_fn):
+    """`z -> (log_prob, grad)` on NumPy `(batch, d)` arrays, in float64."""
+
+    def flat_log_prob(z):
+        return ops.reshape(ops.cast(log_prob_fn(z), "float32"), (-1,))
+
+    compiled = backend.jit(backend.value_and_grad(flat_log_prob))
+
+    def compute(z):
+        values, grads = compiled(ops.convert_to_tensor(np.asarray(z, "float32")))
+        return (
+            np.asarray(ops.convert_to_numpy(values), "float64"),
+            np.asarray(ops.convert_to_numpy(grads), "float64"),
+        )
+
+    return compute
+
+
 def _run_numpy(log_prob_fn, initial_state, num_results, num_burnin_steps,
                num_leapfrog_steps, step_size, thinning, target_accept_prob, seed):
     """Plain HMC with per-chain step sizes adapted during burn-in."""
-    backend = keras.backend.backend()
-    module = importlib.import_module(f"keras_avb.vi._gradients_{backend}")
-    value_and_grad = module.value_and_grad(log_prob_fn)
+    value_and_grad = _numpy_value_and_grad(log_prob_fn)
     rng = np.random.default_rng(seed + 1)
     z = initial_state.astype("float64")
     num_chains = z.shape[0]

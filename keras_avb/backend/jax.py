@@ -56,3 +56,19 @@ def tfp():
     except ImportError:  # not installed (as on a GPU machine without TFP)
         return None
     return tfp_jax
+
+
+def draw_per_example(sample, batch_size, batch_axis=0):
+    """`sample(batch_size)`: one program runs the global batch under JAX's
+    `keras.distribution.DataParallel`, so every replica's noise is already
+    its own.
+
+    Example:
+
+    >>> import keras
+    >>> seed = keras.random.SeedGenerator(0)
+    >>> eps = draw_per_example(lambda n: keras.random.normal((n, 3), seed=seed), 4)
+    >>> tuple(eps.shape)
+    (4, 3)
+    """
+    return sample(batch_size)

@@ -57,3 +57,17 @@ def tfp():
     True
     """
     return None
+
+
+def draw_per_example(sample, batch_size, batch_axis=0):
+    """`sample(batch_size)`: PyTorch runs no replicas inside a step here.
+
+    Example:
+
+    >>> import keras
+    >>> seed = keras.random.SeedGenerator(0)
+    >>> eps = draw_per_example(lambda n: keras.random.normal((n, 3), seed=seed), 4)
+    >>> tuple(eps.shape)
+    (4, 3)
+    """
+    return sample(batch_size)

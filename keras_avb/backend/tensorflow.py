@@ -51,3 +51,31 @@ def tfp():
     except ImportError:  # not installed (as on a GPU machine without TFP)
         return None
     return tfp_tf
+
+
+def draw_per_example(sample, batch_size, batch_axis=0):
+    """`sample(batch_size)`, this replica's slice of one global draw.
+
+    Under a `tf.distribute` strategy each replica runs the step on its slice
+    of the batch with the same, mirrored seed: drawn naively, every replica
+    would draw the same noise. Here each replica draws the noise of the
+    global batch and keeps its own slice (replicas hold consecutive slices
+    in replica order).
+
+    Example:
+
+    >>> import keras
+    >>> seed = keras.random.SeedGenerator(0)
+    >>> eps = draw_per_example(lambda n: keras.random.normal((n, 3), seed=seed), 4)
+    >>> tuple(eps.shape)
+    (4, 3)
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if context is None or replicas == 1:
+        return sample(batch_size)
+    noise = sample(batch_size * replicas)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.cast(
+        batch_size, tf.int32
+    )
+    return tf.gather(noise, tf.range(start, start + batch_size), axis=batch_axis)
