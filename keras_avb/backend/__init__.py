@@ -1,4 +1,4 @@
-"""The backend-specific pieces outside training, chosen here, at import.
+"""The backend-specific pieces besides the training step, chosen here, at import.
 
 Evaluation (AIS, importance sampling), `keras_avb.vi`'s HMC and the TFP
 priors use these; the two-player training steps have their own per-backend
@@ -10,8 +10,8 @@ modules in `keras_avb.trainers`. Each module exposes the same small API:
 - `jit(fn)`: `fn` compiled where the backend can (`jax.jit`, `tf.function`),
   unchanged on PyTorch.
 - `TFP_SEED_DTYPE`: the dtype of TFP's `(2,)` seed tensors.
-- `tfp()`: the `tensorflow_probability` module of the backend's substrate, or
-  `None` where there is none (PyTorch).
+- `TFP_MODULE`: the name of the backend's TFP substrate module, or None
+  (PyTorch); `tfp()` imports it here, once for all backends.
 - `draw_per_example(sample, batch_size, batch_axis=0)`: per-example noise
   drawn inside a training step, `sample(batch_size)`, such that
   data-parallel replicas draw one global batch between them (sliced per
@@ -31,30 +31,39 @@ Example:
 ([3.0, 3.0], [2.0, 2.0, 2.0])
 """
 
+import importlib
+
 import keras
 
 _BACKEND = keras.backend.backend()
-
-if _BACKEND == "jax":
-    from keras_avb.backend.jax import TFP_SEED_DTYPE
-    from keras_avb.backend.jax import draw_per_example
-    from keras_avb.backend.jax import jit
-    from keras_avb.backend.jax import tfp
-    from keras_avb.backend.jax import value_and_grad
-elif _BACKEND == "tensorflow":
-    from keras_avb.backend.tensorflow import TFP_SEED_DTYPE
-    from keras_avb.backend.tensorflow import draw_per_example
-    from keras_avb.backend.tensorflow import jit
-    from keras_avb.backend.tensorflow import tfp
-    from keras_avb.backend.tensorflow import value_and_grad
-elif _BACKEND == "torch":
-    from keras_avb.backend.torch import TFP_SEED_DTYPE
-    from keras_avb.backend.torch import draw_per_example
-    from keras_avb.backend.torch import jit
-    from keras_avb.backend.torch import tfp
-    from keras_avb.backend.torch import value_and_grad
-else:
+if _BACKEND not in ("jax", "tensorflow", "torch"):
     raise ImportError(
         "keras_avb supports the tensorflow, jax and torch backends; "
         f"the active Keras backend is '{_BACKEND}'."
     )
+_impl = importlib.import_module(f"keras_avb.backend.{_BACKEND}")
+
+TFP_SEED_DTYPE = _impl.TFP_SEED_DTYPE
+draw_per_example = _impl.draw_per_example
+jit = _impl.jit
+value_and_grad = _impl.value_and_grad
+
+
+def tfp():
+    """The `tensorflow_probability` module of this backend's substrate.
+
+    None where TFP has no substrate for the backend (PyTorch) or is not
+    installed (as on a GPU machine without TFP).
+
+    Example:
+
+    >>> module = tfp()
+    >>> module is None or module.mcmc.HamiltonianMonteCarlo.__name__ == "HamiltonianMonteCarlo"
+    True
+    """
+    if _impl.TFP_MODULE is None:
+        return None
+    try:
+        return importlib.import_module(_impl.TFP_MODULE)
+    except ImportError:
+        return None

@@ -1,11 +1,16 @@
-"""JAX pieces of the evaluation code: gradients with `jax.grad`, `jax.jit`."""
+"""JAX: `jax.grad`, `jax.jit`, TFP's JAX substrate."""
 
 import jax
 import jax.numpy as jnp
 
+from keras_avb.backend.common import draw_per_example  # noqa: F401
+
 
 #: dtype of the `(2,)` seed tensors TFP takes (JAX keys are uint32 pairs).
 TFP_SEED_DTYPE = "uint32"
+
+#: TFP's JAX substrate, imported by `keras_avb.backend.tfp()`.
+TFP_MODULE = "tensorflow_probability.substrates.jax"
 
 
 def value_and_grad(fn):
@@ -41,34 +46,3 @@ def jit(fn):
     2.0
     """
     return jax.jit(fn)
-
-
-def tfp():
-    """TensorFlow Probability's JAX substrate, or None if TFP is not installed.
-
-    Example:
-
-    >>> tfp().mcmc.HamiltonianMonteCarlo.__name__
-    'HamiltonianMonteCarlo'
-    """
-    try:
-        from tensorflow_probability.substrates import jax as tfp_jax
-    except ImportError:  # not installed (as on a GPU machine without TFP)
-        return None
-    return tfp_jax
-
-
-def draw_per_example(sample, batch_size, batch_axis=0):
-    """`sample(batch_size)`: one program runs the global batch under JAX's
-    `keras.distribution.DataParallel`, so every replica's noise is already
-    its own.
-
-    Example:
-
-    >>> import keras
-    >>> seed = keras.random.SeedGenerator(0)
-    >>> eps = draw_per_example(lambda n: keras.random.normal((n, 3), seed=seed), 4)
-    >>> tuple(eps.shape)
-    (4, 3)
-    """
-    return sample(batch_size)

@@ -1,10 +1,13 @@
-"""TensorFlow pieces of the evaluation code: `tf.GradientTape`, `tf.function`."""
+"""TensorFlow: `tf.GradientTape`, `tf.function`, TFP, noise per `tf.distribute` replica."""
 
 import tensorflow as tf
 
 
 #: dtype of the `(2,)` seed tensors TFP takes (TensorFlow's stateless seeds are int32 pairs).
 TFP_SEED_DTYPE = "int32"
+
+#: TFP itself (the TensorFlow substrate), imported by `keras_avb.backend.tfp()`.
+TFP_MODULE = "tensorflow_probability"
 
 
 def value_and_grad(fn):
@@ -38,21 +41,6 @@ def jit(fn):
     return tf.function(fn, reduce_retracing=True)
 
 
-def tfp():
-    """TensorFlow Probability (the TensorFlow substrate), or None if not installed.
-
-    Example:
-
-    >>> tfp().mcmc.HamiltonianMonteCarlo.__name__
-    'HamiltonianMonteCarlo'
-    """
-    try:
-        import tensorflow_probability as tfp_tf
-    except ImportError:  # not installed (as on a GPU machine without TFP)
-        return None
-    return tfp_tf
-
-
 def draw_per_example(sample, batch_size, batch_axis=0):
     """`sample(batch_size)`, this replica's slice of one global draw.
 
@@ -64,11 +52,12 @@ def draw_per_example(sample, batch_size, batch_axis=0):
 
     Example:
 
+    Outside a strategy (or with one replica) it is `sample(batch_size)`:
+
     >>> import keras
-    >>> seed = keras.random.SeedGenerator(0)
-    >>> eps = draw_per_example(lambda n: keras.random.normal((n, 3), seed=seed), 4)
-    >>> tuple(eps.shape)
-    (4, 3)
+    >>> draw = lambda n: keras.random.normal((2, n, 3), seed=keras.random.SeedGenerator(1))
+    >>> tuple(draw_per_example(draw, 4, batch_axis=1).shape)
+    (2, 4, 3)
     """
     context = tf.distribute.get_replica_context()
     replicas = tf.distribute.get_strategy().num_replicas_in_sync

@@ -1,10 +1,15 @@
-"""PyTorch pieces of the evaluation code: `torch.autograd.grad`, no compilation."""
+"""PyTorch: `torch.autograd.grad`, no compilation, no TFP substrate."""
 
 import torch
+
+from keras_avb.backend.common import draw_per_example  # noqa: F401
 
 
 #: dtype of the `(2,)` seed tensors TFP takes (no TFP substrate).
 TFP_SEED_DTYPE = None
+
+#: None: TensorFlow Probability has no PyTorch substrate.
+TFP_MODULE = None
 
 
 def value_and_grad(fn):
@@ -46,28 +51,3 @@ def jit(fn):
             return fn(*args, **kwargs)
 
     return wrapped
-
-
-def tfp():
-    """None: TensorFlow Probability has no PyTorch substrate.
-
-    Example:
-
-    >>> tfp() is None
-    True
-    """
-    return None
-
-
-def draw_per_example(sample, batch_size, batch_axis=0):
-    """`sample(batch_size)`: PyTorch runs no replicas inside a step here.
-
-    Example:
-
-    >>> import keras
-    >>> seed = keras.random.SeedGenerator(0)
-    >>> eps = draw_per_example(lambda n: keras.random.normal((n, 3), seed=seed), 4)
-    >>> tuple(eps.shape)
-    (4, 3)
-    """
-    return sample(batch_size)

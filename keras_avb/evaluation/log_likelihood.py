@@ -14,12 +14,12 @@ METHODS = ("ais", "importance")
 def posterior_moments(model, x, batch_size=1000):
     """Mean and variance of a Gaussian that approximates the model's q(z|x).
 
+    Each model answers this itself (`model.posterior_moments(x)`):
+
     - VAE: the posterior's mean and `exp(log_variance)`.
     - AVB: the encoder's moments, which Adaptive Contrast uses (from an
       encoder that returns them, or estimated from `model.moment_samples`
-      draws), plus `model.contrast_epsilon`: this is AC's r(z|x). A
-      black-box encoder without Adaptive Contrast is sampled
-      `model.moment_samples` times to estimate them.
+      draws), plus `model.contrast_epsilon`: this is AC's r(z|x).
 
     The encoder sees `batch_size` examples at a time, so its activations
     do not grow with the number of examples.
@@ -38,51 +38,26 @@ def posterior_moments(model, x, batch_size=1000):
     >>> mean.shape, bool(np.all(variance > 0))
     ((4, 2), True)
     """
-    kind = _model_kind(model)
+    _check_model(model)
     x = validation.check_examples(x, name="x", data_shape=model.data_shape)
     validation.check_int(batch_size, "batch_size", minimum=1)
     if x.shape[0] == 0:
-        return _chunk_moments(model, kind, x)
+        return _chunk_moments(model, x)
     means, variances = [], []
     for start, stop in estimate_lib.chunks(x.shape[0], batch_size):
-        mean, variance = _chunk_moments(model, kind, x[start:stop])
+        mean, variance = _chunk_moments(model, x[start:stop])
         means.append(mean)
         variances.append(variance)
     return np.concatenate(means), np.concatenate(variances)
 
 
-def _chunk_moments(model, kind, x):
+def _chunk_moments(model, x):
     x = ops.cast(ops.convert_to_tensor(x), model.compute_dtype)
-    if kind == "vae":
-        _, mean, log_variance = model.posterior(x, training=False)
-        return (
-            ops.convert_to_numpy(mean).astype("float32"),
-            np.exp(ops.convert_to_numpy(log_variance).astype("float32")),
-        )
-    rows = int(x.shape[0])
-    if validation.uses_batch_moments(model) and rows < model.moment_samples:
-        # The encoder estimates the moments from the batch's noise draws: a
-        # chunk of one example would give variance 0. Repeat the chunk so
-        # that at least `moment_samples` draws enter the estimate.
-        repeats = -(-model.moment_samples // rows)
-        x_rep = ops.tile(x, (repeats,) + (1,) * (len(x.shape) - 1))
-        _, mean, variance = model.posterior(x_rep, training=False)
-        if mean is not None:
-            mean, variance = mean[:rows], variance[:rows]
-    else:
-        _, mean, variance = model.posterior(x, training=False)
-    if mean is None:
-        draws = np.stack(
-            [ops.convert_to_numpy(model.encode(x)) for _ in range(model.moment_samples)]
-        ).astype("float32")
-        mean, variance = draws.mean(axis=0), draws.var(axis=0)
-    mean = np.asarray(ops.convert_to_numpy(mean), dtype="float32")
-    variance = np.asarray(ops.convert_to_numpy(variance), dtype="float32")
-    if variance.ndim == mean.ndim + 1:
-        # A full-covariance encoder: the evaluators start from (and scale
-        # their HMC steps by) a diagonal Gaussian; any proposal is valid.
-        variance = np.diagonal(variance, axis1=-2, axis2=-1)
-    return mean, variance + np.float32(model.contrast_epsilon)
+    mean, variance = model.posterior_moments(x)
+    return (
+        np.asarray(ops.convert_to_numpy(mean), dtype="float32"),
+        np.asarray(ops.convert_to_numpy(variance), dtype="float32"),
+    )
 
 
 def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs):
@@ -124,7 +99,7 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
     (4,)
     """
     validation.check_choice(method, "method", METHODS)
-    _model_kind(model)
+    _check_model(model)
     if model.data_shape is None or model.prior is None:
         raise ValueError(
             "The model is not built: fit it or call it on data first, so that "
@@ -146,14 +121,12 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
     return importance_log_likelihood(*common, proposal=moments, **kwargs)
 
 
-def _model_kind(model):
-    from keras_avb.models import AVB
-    from keras_avb.models import VAE
+def _check_model(model):
+    # Any latent-variable model that answers `posterior_moments` will do.
+    from keras_avb.models.latent_variable_model import LatentVariableModel
 
-    if isinstance(model, VAE):
-        return "vae"
-    if isinstance(model, AVB):
-        return "avb"
-    raise ValueError(
-        f"`model` must be a keras_avb.AVB or keras_avb.VAE. Received: {type(model)}"
-    )
+    if not isinstance(model, LatentVariableModel):
+        raise ValueError(
+            "`model` must be a keras_avb.AVB or keras_avb.VAE (a "
+            f"LatentVariableModel). Received: {type(model)}"
+        )

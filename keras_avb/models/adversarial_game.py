@@ -9,6 +9,7 @@ the update schedule; the model defines `compute_losses`.
 import re
 
 import keras
+from keras import ops
 
 from keras_avb.models.optimizer_state import RestoresOptimizerState
 from keras_avb.utils import validation
@@ -171,6 +172,102 @@ class AdversarialGame(RestoresOptimizerState, TrackedMetrics):
         if self.adversary_steps is None:
             return ((self.PLAYER, ADVERSARY),)
         return ((ADVERSARY,),) * self.adversary_steps + ((self.PLAYER,),)
+
+
+def adversary_logits(adversary, context, z_posterior, z_reference=None, training=False):
+    """The adversary's logits T(context, z) on posterior and reference codes.
+
+    Both batches go through the adversary as one batch of `2n` rows, so
+    each of its layers runs once instead of twice: on eager backends
+    (PyTorch) the per-layer overhead is paid once, and one larger matmul
+    replaces two. An adversary whose layers mix examples of a batch (batch
+    normalisation) therefore normalises posterior and reference codes
+    together. With `z_reference=None` only the posterior logits are
+    computed (a phase that does not update the adversary needs no more).
+
+    Args:
+        adversary: a layer called on `[context, z]`, returning `(n, 1)` or
+            `(n,)` logits.
+        context: the conditioning input, `(n, ...)` (x for AVB, a
+            `(n, 0)` tensor for an unconditional sampler).
+        z_posterior: `(n, d)` codes from q (after Adaptive Contrast's
+            normalisation, if any).
+        z_reference: `(n, d)` codes from the reference distribution, or None.
+        training: passed to the adversary.
+
+    Returns:
+        `t_posterior`, or `(t_posterior, t_reference)` when `z_reference` is
+        given; float32 vectors of length `n`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> adversary = keras.Sequential([keras.layers.Concatenate(), keras.layers.Dense(1)])
+    >>> x = np.zeros((3, 2), "float32")
+    >>> t_q, t_r = adversary_logits(
+    ...     adversary, x, np.ones((3, 4), "float32"), np.zeros((3, 4), "float32"))
+    >>> tuple(t_q.shape), tuple(t_r.shape)
+    ((3,), (3,))
+    """
+    if z_reference is None:
+        t = adversary([context, z_posterior], training=training)
+        return ops.cast(ops.reshape(t, (-1,)), "float32")
+    z = ops.concatenate(
+        [ops.cast(z_posterior, "float32"), ops.cast(z_reference, "float32")], axis=0
+    )
+    t = adversary([ops.concatenate([context, context], axis=0), z], training=training)
+    t_posterior, t_reference = ops.split(ops.cast(ops.reshape(t, (-1,)), "float32"), 2)
+    return t_posterior, t_reference
+
+
+def adversary_loss_and_metrics(t_posterior, t_reference):
+    """The adversary's logistic loss and the values AVB-style models log.
+
+    The adversary is trained to output positive logits on posterior codes
+    and negative ones on reference codes (equation 3.3 of the paper); at
+    its optimum `t_posterior` is log q(z) - log r(z).
+
+    Returns:
+        `(loss, values)`: the mean logistic loss and a dict with
+        `adversary_loss`, `adversary_accuracy_posterior` (the share of
+        posterior codes classified as such) and `adversary_accuracy_prior`
+        (the same for reference codes).
+
+    Example:
+
+    >>> loss, values = adversary_loss_and_metrics(
+    ...     ops.convert_to_tensor([2.0, -1.0]), ops.convert_to_tensor([-3.0, -1.0]))
+    >>> round(float(values["adversary_accuracy_posterior"]), 2)
+    0.5
+    """
+    loss = ops.mean(ops.softplus(-t_posterior) + ops.softplus(t_reference))
+    return loss, {
+        "adversary_loss": loss,
+        "adversary_accuracy_posterior": ops.mean(ops.cast(t_posterior > 0, "float32")),
+        "adversary_accuracy_prior": ops.mean(ops.cast(t_reference < 0, "float32")),
+    }
+
+
+def adversary_terms(adversary, context, z_posterior, draw_reference, players, training):
+    """What one phase of the game needs from the adversary.
+
+    Always the posterior logits (the other player's KL estimate uses them);
+    when `players` includes the adversary, also its logistic loss and
+    metrics, on reference codes drawn by `draw_reference(n)` (called only
+    then: a phase that does not update the adversary draws none).
+
+    Returns:
+        `(t_posterior, losses, values)`: the float32 logits, `{ADVERSARY:
+        loss}` or `{}`, and the adversary's metric values or `{}`.
+    """
+    if ADVERSARY not in players:
+        return adversary_logits(adversary, context, z_posterior, training=training), {}, {}
+    z_reference = draw_reference(ops.shape(z_posterior)[0])
+    t_posterior, t_reference = adversary_logits(
+        adversary, context, z_posterior, z_reference, training=training
+    )
+    loss, values = adversary_loss_and_metrics(t_posterior, t_reference)
+    return t_posterior, {ADVERSARY: loss}, values
 
 
 def default_optimizer(learning_rate):

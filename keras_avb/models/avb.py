@@ -6,6 +6,7 @@ from keras import ops
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
 from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
+from keras_avb.models.adversarial_game import adversary_terms
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
@@ -294,6 +295,24 @@ class AVB(AdversarialGame, LatentVariableModel):
         z_all = ops.stop_gradient(z_all)
         return z, ops.mean(z_all, axis=0), ops.var(z_all, axis=0)
 
+    def draw_reference(self, batch_size):
+        """`batch_size` codes from the adversary's reference distribution.
+
+        N(0, I) under Adaptive Contrast (the adversary sees normalised
+        codes), else the prior.
+        """
+        if self.adaptive_contrast:
+
+            def draw(n):
+                return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+
+        else:
+
+            def draw(n):
+                return self.prior.sample(n, seed=self.seed_generator)
+
+        return draw_per_example(draw, batch_size)
+
     def compute_losses(self, x, players, training):
         """Both players' losses and the metric values, with `keras.ops` only.
 
@@ -305,38 +324,14 @@ class AVB(AdversarialGame, LatentVariableModel):
                 switches KL annealing on).
         """
         x = ops.cast(x, self.compute_dtype)
-        batch_size = ops.shape(x)[0]
         z, mean, variance = self.posterior(x, training=training)
         if self.adaptive_contrast:
             z_posterior, log_r = self.contrast([z, mean, variance])
-            z_reference = draw_per_example(
-                lambda n: keras.random.normal(
-                    (n,) + tuple(z.shape[1:]), seed=self.seed_generator
-                ),
-                batch_size,
-            )
         else:
             z_posterior = z
-            z_reference = draw_per_example(
-                lambda n: self.prior.sample(n, seed=self.seed_generator), batch_size
-            )
-        t_posterior = ops.reshape(
-            self.adversary([x, z_posterior], training=training), (-1,)
+        t_posterior, losses, values = adversary_terms(
+            self.adversary, x, z_posterior, self.draw_reference, players, training
         )
-        t_reference = ops.reshape(
-            self.adversary([x, z_reference], training=training), (-1,)
-        )
-        t_posterior = ops.cast(t_posterior, "float32")
-        t_reference = ops.cast(t_reference, "float32")
-        adversary_loss = ops.mean(ops.softplus(-t_posterior) + ops.softplus(t_reference))
-        values = {
-            "adversary_loss": adversary_loss,
-            "adversary_accuracy_posterior": ops.mean(
-                ops.cast(t_posterior > 0, "float32")
-            ),
-            "adversary_accuracy_prior": ops.mean(ops.cast(t_reference < 0, "float32")),
-        }
-        losses = {ADVERSARY: adversary_loss}
         if GENERATOR in players:
             log_likelihood, reconstruction_error = self.reconstruction_terms(
                 x, z, training
@@ -375,6 +370,31 @@ class AVB(AdversarialGame, LatentVariableModel):
         else:
             jitter = self.contrast_epsilon
         return mean, variance + jitter
+
+    def posterior_moments(self, x):
+        """Mean and variance of the Gaussian that stands in for q(z|x) in evaluation.
+
+        `proposal(x)` (q's moments plus `contrast_epsilon`: Adaptive
+        Contrast's r(z|x)), with a full covariance reduced to its diagonal;
+        AIS starts from it and importance sampling draws from it. An encoder
+        that estimates the moments from the batch
+        (`keras_avb.layers.BasisNoiseEncoder`) sees at least
+        `moment_samples` rows: a smaller batch is repeated, so that one
+        example alone does not get a variance of 0.
+
+        Returns float32 tensors of shape `(batch, latent_dim)`.
+        """
+        rows = int(x.shape[0])
+        if 0 < rows < self.moment_samples and validation.uses_batch_moments(self):
+            repeats = -(-self.moment_samples // rows)
+            tiled = ops.tile(x, (repeats,) + (1,) * (len(x.shape) - 1))
+            mean, variance = self.proposal(tiled)
+            mean, variance = mean[:rows], variance[:rows]
+        else:
+            mean, variance = self.proposal(x)
+        if len(variance.shape) == len(mean.shape) + 1:
+            variance = ops.diagonal(variance, axis1=-2, axis2=-1)
+        return mean, variance
 
     def sampled_moments(self, x):
         """q(z|x)'s mean and variance per example from `moment_samples` draws."""

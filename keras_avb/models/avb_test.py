@@ -82,18 +82,24 @@ def test_trained_adversary_approaches_the_log_density_ratio():
     assert abs(np.mean(t) - np.mean(kl)) < 0.05
 
 
-def test_kl_estimate_with_adaptive_contrast_is_exact_for_a_gaussian_q():
-    # With a Gaussian q, z_norm ~ N(0, I), so T* = 0 and the KL estimate
-    # log r(z|x) - log p(z) has the mean KL(q || p).
+def known_gaussian_avb(adaptive_contrast):
+    """An AVB whose q(z|x) = N(x W + b, diag(scale^2)) is known; with (W, b, scale)."""
     kernel, bias, scale = [[1.0, -0.5]], [-0.5, 0.5], np.array([0.5, 1.5])
     model = keras_avb.AVB(
         fixed_gaussian_encoder(kernel, bias, scale),
         tiny_decoder(data_dim=1),
         keras_avb.layers.ResidualAdversary(units=8, num_blocks=1),
-        adaptive_contrast=True,
+        adaptive_contrast=adaptive_contrast,
         moment_samples=4000,
         seed=0,
     )
+    return model, (kernel, bias, scale)
+
+
+def test_kl_estimate_with_adaptive_contrast_is_exact_for_a_gaussian_q():
+    # With a Gaussian q, z_norm ~ N(0, I), so T* = 0 and the KL estimate
+    # log r(z|x) - log p(z) has the mean KL(q || p).
+    model, (_, _, scale) = known_gaussian_avb(adaptive_contrast=True)
     x = np.ones((256, 1), "float32")
     z, mean, variance = model.posterior(x)
     z_norm, log_r = model.contrast([z, mean, variance])
@@ -166,3 +172,16 @@ def test_basis_noise_encoder_with_adaptive_contrast_trains():
     history = model.fit(four_point_data(256), batch_size=64, epochs=6, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
     assert np.all(np.isfinite(history["kl"]))
+
+
+@pytest.mark.parametrize("adaptive_contrast", [False, True])
+def test_posterior_moments_estimate_a_known_gaussian_q(adaptive_contrast):
+    # q(z|x) = N(x W + b, diag(scale^2)) in closed form: the black-box
+    # estimate from `moment_samples` draws, plus `contrast_epsilon`, recovers it.
+    model, (kernel, bias, scale) = known_gaussian_avb(adaptive_contrast)
+    x = np.array([[1.0], [-2.0]], "float32")
+    mean, variance = (ops.convert_to_numpy(v) for v in model.posterior_moments(x))
+    np.testing.assert_allclose(mean, x @ np.array(kernel) + np.array(bias), atol=0.08)
+    np.testing.assert_allclose(
+        variance, np.tile(scale**2 + model.contrast_epsilon, (2, 1)), rtol=0.1
+    )

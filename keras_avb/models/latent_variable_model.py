@@ -16,7 +16,7 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     """A decoder p(x|z) with a likelihood and a prior p(z), trained by players.
 
     Subclasses define the encoder, `players()`, `update_schedule`,
-    `compute_losses()` and `METRIC_NAMES`; this class holds the decoder,
+    `compute_losses()`, `posterior_moments()` and `METRIC_NAMES`; this class holds the decoder,
     likelihood, prior and seed, the metric trackers, the KL annealing weight,
     the user-facing `encode`/`decode`/`sample` methods and the input checks
     that `fit` and `evaluate` run before any work starts.
@@ -131,6 +131,18 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
             validation.check_examples(x, name="x", data_shape=self.data_shape)
         x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
         return self.posterior(x, training=training)[0]
+
+    def posterior_moments(self, x):
+        """Mean and variance of a Gaussian that approximates q(z|x) for `x`.
+
+        What `keras_avb.evaluation` starts AIS from and draws importance
+        samples from; each model defines it (VAE: its posterior; AVB:
+        Adaptive Contrast's r(z|x)). Returns float32 tensors of shape
+        `(batch, latent_dim)`.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define posterior_moments(x)."
+        )
 
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict` (reconstructions), after checking `x`."""

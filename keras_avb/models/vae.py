@@ -135,6 +135,14 @@ class VAE(RestoresOptimizerState, LatentVariableModel):
         )
         return mean + ops.exp(0.5 * log_variance) * eps, mean, log_variance
 
+    def posterior_moments(self, x):
+        """The mean and variance of the Gaussian q(z|x).
+
+        Returns float32 tensors of shape `(batch, latent_dim)`.
+        """
+        mean, log_variance = self.encoder(x, training=False)
+        return ops.cast(mean, "float32"), ops.exp(ops.cast(log_variance, "float32"))
+
     def compute_losses(self, x, players, training):
         x = ops.cast(x, self.compute_dtype)
         z, mean, log_variance = self.posterior(x, training=training)

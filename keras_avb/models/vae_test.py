@@ -49,3 +49,14 @@ def test_encode_decode_and_sample_shapes():
     assert probabilities.shape == (3, 4)
     assert np.all((probabilities > 0) & (probabilities < 1))
     assert tuple(model.sample(5).shape) == (5, 4)
+
+
+def test_posterior_moments_are_the_encoders_gaussian():
+    model = keras_avb.VAE(gaussian_encoder(), tiny_decoder(), seed=0)
+    x = four_point_data(8)
+    mean, variance = model.posterior_moments(x)
+    expected_mean, log_variance = model.encoder(x)
+    np.testing.assert_allclose(ops.convert_to_numpy(mean), ops.convert_to_numpy(expected_mean), rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(variance), np.exp(ops.convert_to_numpy(log_variance)), rtol=1e-5
+    )

@@ -14,9 +14,10 @@ def unpack_x(data):
 class StatefulPlayersTrainer:
     """Runs the phases of `update_schedule`, applying each player's gradients.
 
-    Subclasses implement `player_gradients(x, phase)`, returning
+    Subclasses implement `player_gradients(x, phase, players)`, returning
     `(values, grads)` with `grads[name]` aligned with that player's
-    variables, taken of `self.scale_losses(losses)`.
+    variables in `players` (`self.players()`, listed once per step), taken
+    of `self.scale_losses(losses)`.
     """
 
     def scale_losses(self, losses):
@@ -26,7 +27,7 @@ class StatefulPlayersTrainer:
             return losses
         return {name: scaler.scale_loss(loss) for name, loss in losses.items()}
 
-    def player_gradients(self, x, phase):
+    def player_gradients(self, x, phase, players):
         raise NotImplementedError
 
     def _build_on_first_batch(self, x):
@@ -44,7 +45,7 @@ class StatefulPlayersTrainer:
         scaler = loss_scaling.loss_scaler(self)
         values = {}
         for phase in self.update_schedule:
-            phase_values, grads = self.player_gradients(x, phase)
+            phase_values, grads = self.player_gradients(x, phase, players)
             if scaler is None:
                 for name in phase:
                     variables, optimizer = players[name]

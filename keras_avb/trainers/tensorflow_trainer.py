@@ -6,8 +6,7 @@ from keras_avb.trainers.stateful_trainer import StatefulPlayersTrainer
 class TensorFlowPlayersTrainer(StatefulPlayersTrainer):
     """Takes each player's gradients from one persistent tape."""
 
-    def player_gradients(self, x, phase):
-        players = self.players()
+    def player_gradients(self, x, phase, players):
         # Under a `tf.distribute` strategy the optimizer sums the replicas'
         # gradients, so each replica's mean loss is scaled as Keras does.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync

@@ -6,8 +6,7 @@ from keras_avb.trainers.stateful_trainer import StatefulPlayersTrainer
 class TorchPlayersTrainer(StatefulPlayersTrainer):
     """Takes each player's gradients with `torch.autograd.grad`."""
 
-    def player_gradients(self, x, phase):
-        players = self.players()
+    def player_gradients(self, x, phase, players):
         losses, values = self.compute_losses(x, phase, training=True)
         losses = self.scale_losses(losses)
         grads = {}

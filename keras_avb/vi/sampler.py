@@ -8,6 +8,7 @@ from keras_avb.layers.adaptive_contrast import AdaptiveContrast
 from keras_avb.layers.adversaries import ResidualAdversary
 from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
+from keras_avb.models.adversarial_game import adversary_terms
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.utils import validation
@@ -258,6 +259,10 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         # Shape (1, d, d): `AdaptiveContrast` factorises it once for the batch.
         return ops.broadcast_to(mean, ops.shape(z)), covariance[None]
 
+    def draw_reference(self, batch_size):
+        """`batch_size` codes from the adversary's reference, N(0, I)."""
+        return keras.random.normal((batch_size, self.event_size), seed=self.seed_generator)
+
     def compute_losses(self, x, players, training):
         """Both players' losses and metric values (`keras.ops` only).
 
@@ -271,45 +276,15 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         z = ops.cast(self.sampler(eps, training=training), "float32")
         if self.adaptive_contrast:
             z_posterior, log_r = self.contrast([z, *self._batch_moments(z)])
-            z_reference = keras.random.normal(
-                (batch, self.event_size), seed=self.seed_generator
-            )
         else:
             # r = N(0, s^2 I); the adversary sees z / s against N(0, I), so
             # that a standard-normal log-prior trick applies at any scale s.
             z_posterior = z / self.reference_scale
             log_r = targets_lib.gaussian_log_prob(z, 0.0, self.reference_scale)
-            z_reference = keras.random.normal(
-                (batch, self.event_size), seed=self.seed_generator
-            )
         empty = ops.zeros((batch, 0), dtype="float32")
-        t_posterior = ops.cast(
-            ops.reshape(self.adversary([empty, z_posterior], training=training), (-1,)),
-            "float32",
+        t_posterior, losses, values = adversary_terms(
+            self.adversary, empty, z_posterior, self.draw_reference, players, training
         )
-        losses, values = {}, {}
-        if ADVERSARY in players:
-            # The reference samples only enter the adversary's loss, so the
-            # sampler's phase skips them.
-            t_reference = ops.cast(
-                ops.reshape(
-                    self.adversary([empty, z_reference], training=training), (-1,)
-                ),
-                "float32",
-            )
-            adversary_loss = ops.mean(
-                ops.softplus(-t_posterior) + ops.softplus(t_reference)
-            )
-            losses[ADVERSARY] = adversary_loss
-            values.update(
-                adversary_loss=adversary_loss,
-                adversary_accuracy_posterior=ops.mean(
-                    ops.cast(t_posterior > 0, "float32")
-                ),
-                adversary_accuracy_prior=ops.mean(
-                    ops.cast(t_reference < 0, "float32")
-                ),
-            )
         if SAMPLER in players:
             log_p = ops.reshape(ops.cast(self.target_log_prob_fn(z), "float32"), (-1,))
             loss = ops.mean(t_posterior + log_r - log_p)
