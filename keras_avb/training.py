@@ -15,6 +15,7 @@ import math
 import keras
 import numpy as np
 
+from keras_avb.models import input_checks
 from keras_avb.utils import validation
 
 #: `fit` arguments that `fit_steps` sets itself.
@@ -209,7 +210,7 @@ def _cycled(model, x, y, kwargs, steps=None):
     """
     check = getattr(model, "check_data", None)
     if check is not None:
-        validation.check_one_input(x, "x", method="fit_steps")
+        input_checks.check_one_input(x, "x", method="fit_steps")
     array_only = [k for k in ("batch_size", "shuffle", "sample_weight") if k in kwargs]
     leaves = keras.tree.flatten(x) if isinstance(x, (tuple, list, dict)) else [x]
     if leaves and all(_is_array(leaf) for leaf in leaves):
@@ -222,7 +223,7 @@ def _cycled(model, x, y, kwargs, steps=None):
         )
     if check is not None:
         check(x, name="x")
-        validation.check_batch_moments_batch_size(model, x, None, "x", steps=steps)
+        input_checks.check_batch_moments_batch_size(model, x, None, "x", steps=steps)
     module = type(x).__module__
     if module.startswith("tensorflow") and hasattr(x, "repeat"):
         cardinality = int(x.cardinality())
@@ -286,7 +287,7 @@ def _cycled_arrays(model, x, y, kwargs, steps=None):
     check = getattr(model, "check_data", None)
     if check is not None:
         check(x, name="x")
-    validation.check_batch_moments_batch_size(model, x, batch_size, "x", steps=steps)
+    input_checks.check_batch_moments_batch_size(model, x, batch_size, "x", steps=steps)
     parts = [
         None if part is None else keras.tree.map_structure(np.asarray, part)
         for part in parts

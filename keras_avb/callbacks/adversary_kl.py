@@ -3,6 +3,7 @@
 import keras
 
 from keras_avb.evaluation import adversary_kl
+from keras_avb.utils import data_checks
 from keras_avb.utils import progress
 from keras_avb.utils import validation
 
@@ -101,7 +102,7 @@ class AdversaryKLCheck(keras.callbacks.Callback):
             batch_size, "batch_size", minimum=1, allow_none=True
         )
         self.verbose = progress.resolve_verbose(verbose)
-        self.x = validation.check_examples(x, name="x")
+        self.x = data_checks.check_examples(x, name="x")
         self.results = {}
 
     def _check_model(self):

@@ -39,6 +39,7 @@ from keras import ops
 from keras_avb.distributions import priors as priors_lib
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.divergences import kl_divergence_knn
+from keras_avb.utils import data_checks
 from keras_avb.utils import progress
 from keras_avb.utils import validation
 
@@ -190,7 +191,7 @@ def check_arguments(model, x, num_samples, k, seed=None, batch_size=None, verbos
     validation.check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     validation.check_seed(seed)
     progress.resolve_verbose(verbose)
-    return validation.check_examples(
+    return data_checks.check_examples(
         x, name="x", data_shape=model.data_shape, likelihood=model.likelihood
     )
 

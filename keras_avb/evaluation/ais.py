@@ -50,8 +50,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb import backend
+from keras_avb.distributions import likelihoods as likelihoods_lib
+from keras_avb.evaluation import data_checks
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
 from keras_avb.utils import progress
@@ -179,7 +180,7 @@ def ais_log_likelihood(
     if initial is not None and not callable(initial):
         latent_dim = np.shape(initial[0])[-1]
     prior = estimate_lib.resolve_prior(prior, decoder, latent_dim)
-    x = validation.check_evaluation_data(decoder, likelihood, prior.latent_dim, x)
+    x = data_checks.check_evaluation_data(decoder, likelihood, prior.latent_dim, x)
     config = _Config(
         num_steps=int(num_steps),
         num_chains=int(num_chains),

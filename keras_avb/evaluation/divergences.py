@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_avb.utils import data_checks
 from keras_avb.utils import validation
 
 
@@ -12,7 +13,7 @@ def _real_samples(samples, name):
     array = np.asarray(
         samples.detach().cpu().numpy() if hasattr(samples, "detach") else samples
     )
-    validation.check_dtype(array, name)
+    data_checks.check_dtype(array, name)
     return array.astype("float64")
 
 
@@ -76,7 +77,7 @@ def kl_divergence_knn(samples_p, samples_q, k=1):
             f"got k={k}, {n} and {m}."
         )
     for samples, name in ((p, "samples_p"), (q, "samples_q")):
-        validation.check_values(samples, name)
+        data_checks.check_values(samples, name)
     # k + 1 neighbours within p: the first is the point itself.
     rho = cKDTree(p).query(p, k=k + 1)[0][:, k]
     nu = cKDTree(q).query(p, k=k)[0]

@@ -17,7 +17,7 @@ from keras import ops
 
 from keras_avb.distributions import priors as priors_lib
 from keras_avb.distributions.gaussian import normal_log_prob
-from keras_avb.utils import validation
+from keras_avb.utils import data_checks
 
 #: The standard error of an example is flagged unreliable when its effective
 #: sample size is below `MIN_EFFECTIVE_SAMPLES` effective samples (a quarter
@@ -329,7 +329,7 @@ def gaussian_moments(moments, x_chunk, start, stop, latent_dim, name):
             f"`{name}` must give a mean and a variance of shape {expected} "
             f"for these examples; got {mean.shape} and {variance.shape}."
         )
-    validation.check_gaussian(mean, variance, name)
+    data_checks.check_gaussian(mean, variance, name)
     return mean, variance
 
 

@@ -18,8 +18,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb import backend
+from keras_avb.distributions import likelihoods as likelihoods_lib
+from keras_avb.evaluation import data_checks
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
 from keras_avb.utils import progress
@@ -100,7 +101,7 @@ def importance_log_likelihood(
     if proposal is not None and not callable(proposal):
         latent_dim = np.shape(proposal[0])[-1]
     prior = estimate_lib.resolve_prior(prior, decoder, latent_dim)
-    x = validation.check_evaluation_data(decoder, likelihood, prior.latent_dim, x)
+    x = data_checks.check_evaluation_data(decoder, likelihood, prior.latent_dim, x)
     num_examples = x.shape[0]
     spans = estimate_lib.chunks(num_examples, min(int(batch_size), num_examples))
     chunk_size = spans[0][1] - spans[0][0]

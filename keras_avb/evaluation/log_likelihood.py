@@ -6,6 +6,7 @@ from keras import ops
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.ais import ais_log_likelihood
 from keras_avb.evaluation.importance import importance_log_likelihood
+from keras_avb.utils import data_checks
 from keras_avb.utils import validation
 
 METHODS = ("ais", "importance")
@@ -39,7 +40,7 @@ def posterior_moments(model, x, batch_size=1000):
     ((4, 2), True)
     """
     _check_model(model)
-    x = validation.check_examples(x, name="x", data_shape=model.data_shape)
+    x = data_checks.check_examples(x, name="x", data_shape=model.data_shape)
     validation.check_int(batch_size, "batch_size", minimum=1)
     if x.shape[0] == 0:
         return _chunk_moments(model, x)
@@ -105,7 +106,7 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
             "The model is not built: fit it or call it on data first, so that "
             "its data shape and prior are known."
         )
-    validation.check_examples(
+    data_checks.check_examples(
         x, name="x", data_shape=model.data_shape, likelihood=model.likelihood
     )
     moments = None

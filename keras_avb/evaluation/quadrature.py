@@ -18,6 +18,7 @@ from keras import ops
 
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.distributions import priors as priors_lib
+from keras_avb.evaluation import data_checks
 from keras_avb.utils import validation
 
 
@@ -122,7 +123,7 @@ def quadrature_log_likelihood(
             f"A grid of {num_points} points per axis in {latent_dim} dimensions "
             "is too large; quadrature is meant for 1 or 2 latent dimensions."
         )
-    x = validation.check_evaluation_data(decoder, likelihood, latent_dim, x)
+    x = data_checks.check_evaluation_data(decoder, likelihood, latent_dim, x)
 
     points, log_volume = latent_grid(latent_dim, num_points, limit)
     num_grid = int(ops.shape(points)[0])

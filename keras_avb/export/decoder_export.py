@@ -189,7 +189,7 @@ def export_decoder(
         raise TypeError(f"Unexpected arguments for a SavedModel: {sorted(kwargs)}")
     verbose = progress.resolve_verbose(verbose)
     _model_parts(model)
-    path = validation.check_output_path(path, "path", directory=True)
+    path = check_output_path(path, "path", directory=True)
     if sample:
         _check_prior(model)
     return _export(
@@ -240,7 +240,7 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True, verbose="aut
     """
     verbose = progress.resolve_verbose(verbose)
     _model_parts(model)
-    path = validation.check_output_path(path, "path", directory=False)
+    path = check_output_path(path, "path", directory=False)
     opset_version = validation.check_int(
         opset_version, "opset_version", minimum=MIN_ONNX_OPSET
     )
@@ -253,3 +253,39 @@ def export_decoder_onnx(model, path, opset_version=17, verify=True, verbose="aut
         opset_version=int(opset_version),
         verify=bool(verify),
     )
+
+
+def check_output_path(path, name="path", directory=False):
+    """Checks a path to write to; returns it as an absolute `str`.
+
+    Args:
+        directory: True if the output is a directory (a SavedModel): an
+            existing file there is an error; False for a file (ONNX): an
+            existing directory there, or a missing parent directory, is.
+    """
+    if isinstance(path, (bytes, bytearray)):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(
+            f"`{name}` must be a non-empty path (str or os.PathLike). "
+            f"Received: {path!r}"
+        )
+    path = os.path.abspath(os.fspath(path))
+    if directory and os.path.isfile(path):
+        raise ValueError(
+            f"`{name}` ({path}) is an existing file; a SavedModel is a "
+            "directory. Pass a new or existing directory path."
+        )
+    if not directory:
+        if os.path.isdir(path):
+            raise ValueError(
+                f"`{name}` ({path}) is a directory; pass the file to write, "
+                "e.g. 'decoder.onnx'."
+            )
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise ValueError(
+                f"The directory of `{name}` ({parent}) does not exist; create "
+                "it first."
+            )
+    return path

@@ -3,14 +3,15 @@
 import keras
 from keras import ops
 
+from keras_avb.backend import draw_per_example
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
+from keras_avb.models import input_checks
 from keras_avb.models.adversarial_game import ADVERSARY
 from keras_avb.models.adversarial_game import AdversarialGame
 from keras_avb.models.adversarial_game import adversary_terms
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
-from keras_avb.backend import draw_per_example
 from keras_avb.utils import validation
 
 GENERATOR = "generator"
@@ -175,7 +176,7 @@ class AVB(AdversarialGame, LatentVariableModel):
     @staticmethod
     def _infer_noise_shape(encoder, noise_shape):
         if noise_shape is not None:
-            if validation._is_int(noise_shape):
+            if validation.is_int(noise_shape):
                 noise_shape = (noise_shape,)
             if not isinstance(noise_shape, (tuple, list)) or not noise_shape:
                 raise ValueError(
@@ -385,7 +386,7 @@ class AVB(AdversarialGame, LatentVariableModel):
         Returns float32 tensors of shape `(batch, latent_dim)`.
         """
         rows = int(x.shape[0])
-        if 0 < rows < self.moment_samples and validation.uses_batch_moments(self):
+        if 0 < rows < self.moment_samples and input_checks.uses_batch_moments(self):
             repeats = -(-self.moment_samples // rows)
             tiled = ops.tile(x, (repeats,) + (1,) * (len(x.shape) - 1))
             mean, variance = self.proposal(tiled)

@@ -6,8 +6,10 @@ from keras import ops
 from keras_avb.callbacks import health
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.distributions import priors as priors_lib
+from keras_avb.models import input_checks
 from keras_avb.models.adversarial_game import TrackedMetrics
 from keras_avb.trainers import PlayersTrainer
+from keras_avb.utils import data_checks
 from keras_avb.utils import validation
 from keras_avb.utils.shapes import flat_size
 
@@ -105,8 +107,8 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     # ------------------------------------------------------------------
     def decode(self, z):
         """The likelihood's mean given latent codes `z` (e.g. pixel probabilities)."""
-        if (z is None or validation.is_concrete(z)) and self.latent_dim is not None:
-            validation.check_latent_codes(z, self.latent_dim, name="z")
+        if (z is None or data_checks.is_concrete(z)) and self.latent_dim is not None:
+            data_checks.check_latent_codes(z, self.latent_dim, name="z")
         return self.likelihood.mean(self.decoder(ops.convert_to_tensor(z), training=False))
 
     def sample(self, num_samples, seed=None):
@@ -127,8 +129,8 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
 
     def encode(self, x, training=False):
         """One posterior sample `z ~ q(z|x)` per example."""
-        if x is None or validation.is_concrete(x):
-            validation.check_examples(x, name="x", data_shape=self.data_shape)
+        if x is None or data_checks.is_concrete(x):
+            data_checks.check_examples(x, name="x", data_shape=self.data_shape)
         x = ops.cast(ops.convert_to_tensor(x), self.compute_dtype)
         return self.posterior(x, training=training)[0]
 
@@ -146,8 +148,8 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
 
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict` (reconstructions), after checking `x`."""
-        validation.check_one_input(x, "x", method="predict")
-        validation.check_data(x, data_shape=self.data_shape, name="x")
+        input_checks.check_one_input(x, "x", method="predict")
+        input_checks.check_data(x, data_shape=self.data_shape, name="x")
         return super().predict(x, *args, **kwargs)
 
     # ------------------------------------------------------------------
@@ -159,7 +161,7 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         Labels in `data` (an `(x, y)` tuple, or a data set whose batches are)
         are ignored, with a `UserWarning`.
         """
-        return validation.check_data(
+        return input_checks.check_data(
             data,
             data_shape=self.data_shape,
             likelihood=self.likelihood,
@@ -171,7 +173,7 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         """Warns about `y` and `sample_weight`, which are then not passed on."""
         for value, what in ((y, "`y` is"), (sample_weight, "`sample_weight` is")):
             if value is not None:
-                validation.warn_ignored(what, type(self).__name__)
+                input_checks.warn_ignored(what, type(self).__name__)
 
     def fit(
         self,
@@ -197,8 +199,8 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         `sample_weight` and labels in `validation_data` or in a data set's
         batches are ignored, with a `UserWarning`.
         """
-        validation.check_one_input(x, "x", method="fit")
-        validation.check_fit_arguments(
+        input_checks.check_one_input(x, "x", method="fit")
+        input_checks.check_fit_arguments(
             self,
             x,
             batch_size=batch_size,
@@ -228,8 +230,8 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         if kwargs.get("_use_cached_eval_dataset"):
             # Keras' `fit` evaluating the validation data, checked by `fit`.
             return super().evaluate(x, None, *args, **kwargs)
-        validation.check_one_input(x, "x", method="evaluate")
-        validation.check_evaluate_arguments(self, x, args, kwargs)
+        input_checks.check_one_input(x, "x", method="evaluate")
+        input_checks.check_evaluate_arguments(self, x, args, kwargs)
         self.check_data(x, name="x")
         # Positional order of keras.Model.evaluate: batch_size, verbose,
         # sample_weight, ...

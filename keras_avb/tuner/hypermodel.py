@@ -126,7 +126,7 @@ class AVBHyperModel(keras_tuner.HyperModel):
         tunable=True,
     ):
         super().__init__(name=name, tunable=tunable)
-        if validation._is_int(data_shape):
+        if validation.is_int(data_shape):
             data_shape = (data_shape,)
         self.data_shape = _ints(data_shape, "data_shape", minimum=1)
         self.latent_dims = list(_ints(latent_dims, "latent_dims", minimum=1))

@@ -13,6 +13,7 @@ import numpy as np
 from keras import ops
 
 from keras_avb import backend
+from keras_avb.utils import data_checks
 from keras_avb.utils import validation
 from keras_avb.vi import diagnostics
 
@@ -101,7 +102,7 @@ def run_hmc(
         )
     if initial_state is None:
         initial_state = np.random.default_rng(seed).normal(size=(num_chains, event_size))
-    initial_state = validation.check_examples(
+    initial_state = data_checks.check_examples(
         initial_state, "initial_state", data_shape=(event_size,)
     ).astype("float32")
     if initial_state.shape != (num_chains, event_size):
