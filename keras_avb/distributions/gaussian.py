@@ -45,3 +45,17 @@ def normal_log_prob(z_norm, log_variance=None, log_det=None):
     if log_variance is None:
         return -0.5 * ops.sum(ops.square(z_norm) + LOG_2PI, axis=-1)
     return -0.5 * ops.sum(ops.square(z_norm) + log_variance + LOG_2PI, axis=-1)
+
+
+def gaussian_log_prob(z, mean, variance):
+    """log N(z; mean, diag(variance)), one value per row (keras.ops).
+
+    `mean` and `variance` broadcast against `z` (numbers work too).
+
+    Example:
+
+    >>> float(gaussian_log_prob(ops.zeros((1, 2)), ops.zeros((1, 2)), ops.ones((1, 2)))[0])
+    -1.837877...
+    """
+    variance = ops.convert_to_tensor(variance, dtype=z.dtype)
+    return normal_log_prob((z - mean) / ops.sqrt(variance), ops.log(variance))

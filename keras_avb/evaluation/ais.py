@@ -50,6 +50,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_avb.distributions.gaussian import gaussian_log_prob
 from keras_avb import backend
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.evaluation import data_checks
@@ -362,7 +363,7 @@ class _KerasAIS(_AIS):
         if use_prior:
             base, grad_base = backend.value_and_grad(self.prior.log_prob)(z)
         else:
-            base = estimate_lib.gaussian_log_prob(z, mean, variance)
+            base = gaussian_log_prob(z, mean, variance)
             grad_base = (mean - z) / variance
         return base, joint - base, grad_base, grad_joint - grad_base
 
@@ -507,7 +508,7 @@ class _TFPAIS(_AIS):
             def proposal_log_prob(z):
                 if use_prior:
                     return self.prior.log_prob(z)
-                return estimate_lib.gaussian_log_prob(z, mean, variance)
+                return gaussian_log_prob(z, mean, variance)
 
             def make_kernel(target_log_prob_fn):
                 return self.kernel_class(

@@ -333,17 +333,6 @@ def gaussian_moments(moments, x_chunk, start, stop, latent_dim, name):
     return mean, variance
 
 
-def gaussian_log_prob(z, mean, variance):
-    """log N(z; mean, diag(variance)), one value per row (keras.ops).
-
-    Example:
-
-    >>> float(gaussian_log_prob(ops.zeros((1, 2)), ops.zeros((1, 2)), ops.ones((1, 2)))[0])
-    -1.837877...
-    """
-    return normal_log_prob((z - mean) / ops.sqrt(variance), ops.log(variance))
-
-
 def make_log_joint(decoder, likelihood, prior):
     """`(z, x) -> log p(z) + log p(x|z)` per row, with the decoder in inference mode."""
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_avb.distributions.gaussian import gaussian_log_prob
 from keras_avb import backend
 from keras_avb.distributions import likelihoods as likelihoods_lib
 from keras_avb.evaluation import data_checks
@@ -212,7 +213,7 @@ class _ImportanceSampler:
                 variance_rep = ops.repeat(variance, count, axis=0)
                 eps = keras.random.normal((batch * count, latent_dim), seed=generator)
                 z = mean_rep + ops.sqrt(variance_rep) * eps
-                log_q = estimate_lib.gaussian_log_prob(z, mean_rep, variance_rep)
+                log_q = gaussian_log_prob(z, mean_rep, variance_rep)
             seed_state = scope.get_current_value(generator.state)
             log_w = ops.reshape(self.log_joint(z, x_rep) - log_q, (batch, count))
         log_w = ops.where(ops.isnan(log_w), -np.inf, log_w)

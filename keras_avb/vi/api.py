@@ -125,7 +125,7 @@ class FittedPosterior:
         """
         if self.model is None:
             raise ValueError("HMC cannot be trained further; run it again.")
-        _check_steps(steps)
+        validation.check_int(steps, "steps", minimum=1)
         verbose = progress.resolve_verbose(verbose)
         if not keras.config.is_interactive_logging_enabled():
             # `fit` updates its progress bar on a callback thread, which does
@@ -154,11 +154,6 @@ def _scheduled(rate, updates, schedule):
     if schedule == "constant":
         return rate
     return keras.optimizers.schedules.CosineDecay(rate, decay_steps=int(updates))
-
-
-def _check_steps(steps, name="steps"):
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {steps!r}")
 
 
 def fit_posterior(
@@ -269,20 +264,13 @@ def fit_posterior(
         )
     log_prob_fn, event_size = targets_lib.resolve_target(target_log_prob_fn, event_size)
     steps = DEFAULT_STEPS[method] if steps is None else steps
-    _check_steps(steps)
-    if learning_rate_schedule is not None and learning_rate_schedule not in SCHEDULES:
-        raise ValueError(
-            f"`learning_rate_schedule` must be one of {SCHEDULES}. "
-            f"Received: {learning_rate_schedule!r}"
-        )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise ValueError(f"`batch_size` must be an integer >= 2. Received: {batch_size!r}")
-    if batch_size < 2:
-        raise ValueError(f"`batch_size` must be an integer >= 2. Received: {batch_size!r}")
+    validation.check_int(steps, "steps", minimum=1)
+    if learning_rate_schedule is not None:
+        validation.check_choice(learning_rate_schedule, "learning_rate_schedule", SCHEDULES)
+    validation.check_int(batch_size, "batch_size", minimum=2)
     if callback is not None:
-        if not callable(callback):
-            raise ValueError(f"`callback` must be callable. Received: {callback!r}")
-        _check_steps(callback_every, "callback_every")
+        validation.check_callable(callback, "callback", what="callable")
+        validation.check_int(callback_every, "callback_every", minimum=1)
     validation.check_float(
         learning_rate, "learning_rate", minimum=0.0, exclusive=True, allow_none=True
     )

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_avb.distributions.gaussian import gaussian_log_prob
 from keras_avb.callbacks import health
 from keras_avb.layers.adaptive_contrast import AdaptiveContrast
 from keras_avb.layers.adversaries import ResidualAdversary
@@ -280,7 +281,7 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
             # r = N(0, s^2 I); the adversary sees z / s against N(0, I), so
             # that a standard-normal log-prior trick applies at any scale s.
             z_posterior = z / self.reference_scale
-            log_r = targets_lib.gaussian_log_prob(z, 0.0, self.reference_scale)
+            log_r = gaussian_log_prob(z, 0.0, self.reference_scale**2)
         empty = ops.zeros((batch, 0), dtype="float32")
         t_posterior, losses, values = adversary_terms(
             self.adversary, empty, z_posterior, self.draw_reference, players, training

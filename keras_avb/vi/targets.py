@@ -174,13 +174,3 @@ def check_target(log_prob_fn, event_size, batch=3):
             "`target_log_prob_fn` returned +inf at standard-normal points; an "
             "unnormalised log-density must be finite where it has mass."
         )
-
-
-def gaussian_log_prob(z, loc, scale):
-    """Log-density of `N(loc, diag(scale^2))` at each row of `z` (keras.ops)."""
-    u = (z - loc) / scale
-    if isinstance(scale, (int, float)):
-        log_scale = math.log(scale)
-    else:
-        log_scale = ops.log(scale)
-    return normal_log_prob(u, 2.0 * log_scale)
