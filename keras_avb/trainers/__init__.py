@@ -1,20 +1,19 @@
 """Training steps for models with several players, one module per backend.
 
-A model trained by these steps (see `keras_avb.models.LatentVariableModel`)
-provides:
-
-- `players()`: an ordered dict `name -> (variables, optimizer)`;
-- `update_schedule`: a tuple of phases, each a tuple of player names that
-  are updated together from one forward pass;
-- `compute_losses(x, players, training)`: `(losses, values)`, the scalar
-  loss of each named player and a dict of scalar metric values;
-- `update_metrics(values)`: updates the metric trackers and returns logs.
-
-The math lives in the model and uses `keras.ops` only; a trainer only takes
-gradients and applies them, which is the part that differs per backend.
+A model trained by these steps satisfies `PlayersModel`
+(`keras_avb/trainers/contract.py`): it provides `players()`,
+`update_schedule`, `compute_losses(x, players, training)` and
+`update_metrics(values)`. The math lives in the model and uses `keras.ops`
+only; a trainer only takes gradients and applies them, which is the part
+that differs per backend. A backend's step is its trainer here
+(`<backend>_trainer.py`; TensorFlow and PyTorch share the phase loop of
+`stateful_trainer.py`, and `mixed_float16` adds `loss_scaling.py`) and
+the model's `compute_losses`.
 """
 
 import keras
+
+from keras_avb.trainers.contract import PlayersModel  # noqa: F401
 
 _BACKEND = keras.backend.backend()
 
