@@ -43,6 +43,7 @@ if _BACKEND not in ("jax", "tensorflow", "torch"):
     )
 _impl = importlib.import_module(f"keras_avb.backend.{_BACKEND}")
 
+TFP_MODULE = _impl.TFP_MODULE
 TFP_SEED_DTYPE = _impl.TFP_SEED_DTYPE
 draw_per_example = _impl.draw_per_example
 jit = _impl.jit
@@ -61,9 +62,9 @@ def tfp():
     >>> module is None or module.mcmc.HamiltonianMonteCarlo.__name__ == "HamiltonianMonteCarlo"
     True
     """
-    if _impl.TFP_MODULE is None:
+    if TFP_MODULE is None:
         return None
     try:
-        return importlib.import_module(_impl.TFP_MODULE)
+        return importlib.import_module(TFP_MODULE)
     except ImportError:
         return None

@@ -3,7 +3,7 @@
 Covers the models' entry points: the constructors, `compile`, `fit` (data,
 validation data and arguments), `evaluate`, `predict`, `encode`, `decode`
 and `sample`, and the batch size of one. The evaluators, the VI samplers,
-the exporters and the tuner have their own `bad_input_test.py` beside them.
+the exporters and the tuner have their own `*_bad_input_test.py` beside them.
 """
 
 import math
