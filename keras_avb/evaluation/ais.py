@@ -50,12 +50,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_avb.distributions.gaussian import gaussian_log_prob
 from keras_avb import backend
 from keras_avb.distributions import likelihoods as likelihoods_lib
+from keras_avb.distributions.gaussian import gaussian_log_prob
 from keras_avb.evaluation import data_checks
 from keras_avb.evaluation import estimate as estimate_lib
 from keras_avb.evaluation.estimate import LogLikelihoodEstimate
+from keras_avb.evaluation.hmc_kernel import hmc_transition
 from keras_avb.utils import progress
 from keras_avb.utils import validation
 
@@ -396,29 +397,29 @@ class _KerasAIS(_AIS):
             z, base, delta, grad_base, grad_delta, step, log_w, accept_sum, seed_state = state
             log_w = log_w + d_beta * delta
             beta = ops.cast(i + 1, "float32") * d_beta
+
+            def annealed(parts):
+                # log f_beta = base + beta * delta; the parts ride along as extras.
+                base, delta, grad_base, grad_delta = parts
+                return base + beta * delta, grad_base + beta * grad_delta, parts
+
+            def value_and_grad(v):
+                return annealed(self.evaluate(v, x_rep, mean, variance, use_prior))
+
             with self.scope(variable_values, seed_state) as scope:
                 momentum = keras.random.normal(ops.shape(z), seed=self.seed_generator)
                 uniform = keras.random.uniform(ops.shape(delta), seed=self.seed_generator)
                 new_seed = scope.get_current_value(self.seed_generator.state)
-                proposal = self.leapfrog(
-                    z, momentum, grad_base + beta * grad_delta, self.step_rows(step) * scale,
-                    beta, x_rep, mean, variance, use_prior,
+                z, (_, _, parts), accept_prob = hmc_transition(
+                    z,
+                    annealed((base, delta, grad_base, grad_delta)),
+                    momentum,
+                    uniform,
+                    self.step_rows(step) * scale,
+                    config.num_leapfrog_steps,
+                    value_and_grad,
                 )
-            z_new, p_new, base_new, delta_new, grad_base_new, grad_delta_new = proposal
-            energy = -(base + beta * delta) + 0.5 * ops.sum(ops.square(momentum), -1)
-            energy_new = -(base_new + beta * delta_new) + 0.5 * ops.sum(
-                ops.square(p_new), -1
-            )
-            log_accept = ops.minimum(energy - energy_new, 0.0)
-            log_accept = ops.where(ops.isnan(log_accept), -np.inf, log_accept)
-            accepted = ops.log(uniform) < log_accept
-            column = ops.expand_dims(accepted, -1)
-            z = ops.where(column, z_new, z)
-            base = ops.where(accepted, base_new, base)
-            delta = ops.where(accepted, delta_new, delta)
-            grad_base = ops.where(column, grad_base_new, grad_base)
-            grad_delta = ops.where(column, grad_delta_new, grad_delta)
-            accept_prob = ops.exp(log_accept)
+            base, delta, grad_base, grad_delta = parts
             step = self.adapt(step, accept_prob)
             return (
                 z, base, delta, grad_base, grad_delta, step, log_w,
@@ -426,28 +427,6 @@ class _KerasAIS(_AIS):
             )
 
         return ops.fori_loop(start, stop, body, tuple(state))
-
-    def leapfrog(self, z, p, grad, step, beta, x_rep, mean, variance, use_prior):
-        """`num_leapfrog_steps` leapfrog steps of f_beta from (z, p)."""
-        p = p + 0.5 * step * grad
-
-        def body(_, carry):
-            z, p, *_ = carry
-            z = z + step * p
-            base, delta, grad_base, grad_delta = self.evaluate(
-                z, x_rep, mean, variance, use_prior
-            )
-            p = p + step * (grad_base + beta * grad_delta)
-            return (z, p, base, delta, grad_base, grad_delta)
-
-        n = ops.shape(z)[0]
-        init = (z, p, ops.zeros((n,)), ops.zeros((n,)), ops.zeros_like(z), ops.zeros_like(z))
-        z, p, base, delta, grad_base, grad_delta = ops.fori_loop(
-            0, self.config.num_leapfrog_steps, body, init
-        )
-        # The loop made a full momentum step at the end; the last is a half step.
-        p = p - 0.5 * step * (grad_base + beta * grad_delta)
-        return z, p, base, delta, grad_base, grad_delta
 
     # -- driver --------------------------------------------------------
     def run_chunk(self, x_chunk, moments, seed, chunk_index, report):

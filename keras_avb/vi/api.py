@@ -188,8 +188,8 @@ def fit_posterior(
     - `"advi_meanfield"`, `"advi_fullrank"`: Gaussian VI with diagonal or
       full covariance, reparameterised gradients and the entropy in closed
       form; see `GaussianVI`.
-    - `"hmc"`: Hamiltonian Monte Carlo (TFP's kernel under TensorFlow/JAX, a
-      NumPy implementation under PyTorch); see `run_hmc`. `steps` is the
+    - `"hmc"`: Hamiltonian Monte Carlo with the package's `keras.ops` kernel
+      (or TFP's, `implementation="tfp"`); see `run_hmc`. `steps` is the
       number of samples kept per chain.
 
     Args:
