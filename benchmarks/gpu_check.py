@@ -187,7 +187,7 @@ def resolve(args):
     config.update(mode="cpu" if args.cpu else "gpu", verbose=verbose,
                   backends=_split(args.backends, BACKENDS, "backends"),
                   parts=_split(args.parts, PARTS, "parts"),
-                  data=_data_dir(args.data), mnist_backend=args.mnist_backend)
+                  mnist_backend=args.mnist_backend)
     if args.train_seconds is not None:
         if not args.train_seconds > 0:
             raise ValueError(f"`--train-seconds` must be positive; received {args.train_seconds}")
@@ -201,6 +201,8 @@ def resolve(args):
         if part not in PARTS or not re.fullmatch(r"\d+(\.\d+)?", seconds):
             raise ValueError(f"`--limit` takes PART=SECONDS with PART in {PARTS}; received {item!r}")
         config["limits"][part] = float(seconds)
+    # The data folder last: the argument checks above need no files.
+    config["data"] = _data_dir(args.data)
     config["logs"] = os.path.abspath(os.path.join(args.out, "logs"))
     if config["mode"] == "gpu" and _gpu_info() is None:
         raise ValueError("No NVIDIA GPU found (`nvidia-smi -L` lists none); "
