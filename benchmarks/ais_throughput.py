@@ -10,12 +10,11 @@ twice what the count says), for the decoder of
 the weights. AIS starts from the encoder's r(z|x) (`posterior_moments`,
 computed once, outside the timing).
 
-Implementations: `keras` (`keras.ops`; one compiled loop on JAX and
-TensorFlow, eager on PyTorch) and `tfp` (TensorFlow Probability's AIS; TF
-and JAX only, TFP has no PyTorch substrate).
+The chains run in `keras.ops`: one compiled loop on JAX and TensorFlow,
+eager on PyTorch.
 
-Side by side: one process per backend compiles every (method, chunk size)
-variant on one chunk, then runs rounds, each variant in turn (rotated
+Side by side: one process per backend compiles every chunk size on one
+chunk, then runs rounds, each variant in turn (rotated
 order) on the same `--examples` test images; medians over rounds.
 
 Usage (from the repository root):
@@ -40,7 +39,6 @@ from step_cost import run_workers  # noqa: E402
 
 REPO_ROOT = os.path.dirname(HERE)
 DEFAULT_DATA = os.path.join(REPO_ROOT, "..", "shared", "data", "binarized_mnist.npz")
-METHODS = {"tensorflow": ("keras", "tfp"), "jax": ("keras", "tfp"), "torch": ("keras",)}
 
 
 def parse_args(argv=None):
@@ -82,38 +80,38 @@ def worker(args):
                               adversary_depth=1, seed=0)
     mean, variance = posterior_moments(model, x)
 
-    def run(method, chunk, n):
+    def run(chunk, n):
         start = time.perf_counter()
         estimate = ais_log_likelihood(
             model.decoder, model.likelihood, model.prior, x[:n], initial=(mean[:n], variance[:n]),
             num_steps=args.steps, num_chains=args.chains, num_leapfrog_steps=args.leapfrog,
-            batch_size=chunk, method=method, seed=0, verbose=0,
+            batch_size=chunk, seed=0, verbose=0,
         )
         elapsed = time.perf_counter() - start
         assert np.all(np.isfinite(np.asarray(estimate.log_likelihood)))
         return elapsed
 
-    variants = [(m, int(c)) for m in METHODS[backend] for c in args.chunk_sizes.split(",")]
-    for method, chunk in variants:
+    variants = [int(c) for c in args.chunk_sizes.split(",")]
+    for chunk in variants:
         start = time.perf_counter()
-        run(method, chunk, min(chunk, args.examples))  # compile / warm up
-        print(f"[{backend}] warmed up {method}/{chunk} in {time.perf_counter() - start:.1f} s",
+        run(chunk, min(chunk, args.examples))  # compile / warm up
+        print(f"[{backend}] warmed up chunk {chunk} in {time.perf_counter() - start:.1f} s",
               file=sys.stderr, flush=True)
     times = {v: [] for v in variants}
     for r in range(args.rounds):
         order = variants[r % len(variants):] + variants[: r % len(variants)]
         for v in order:
-            times[v].append(run(v[0], v[1], args.examples))
+            times[v].append(run(v, args.examples))
         print(f"[{backend}] round {r + 1}: " + ", ".join(
-            f"{m}/{c} {times[(m, c)][-1]:.1f} s" for m, c in variants), file=sys.stderr, flush=True)
+            f"chunk {c} {times[c][-1]:.1f} s" for c in variants), file=sys.stderr, flush=True)
     work = args.examples * args.steps * args.chains
     return {
         "backend": backend,
         "rows": [
-            {"method": m, "chunk": c, "seconds": statistics.median(times[(m, c)]),
-             "seconds_range": (min(times[(m, c)]), max(times[(m, c)])),
-             "throughput": work / statistics.median(times[(m, c)])}
-            for m, c in variants
+            {"chunk": c, "seconds": statistics.median(times[c]),
+             "seconds_range": (min(times[c]), max(times[c])),
+             "throughput": work / statistics.median(times[c])}
+            for c in variants
         ],
     }
 
@@ -132,13 +130,13 @@ def main(argv=None):
     print(f"{args.examples} examples x {args.steps} intermediate distributions x "
           f"{args.chains} chains (+ {args.chains} pilot chains), {args.leapfrog} leapfrog "
           f"steps per transition, {args.rounds} rounds\n")
-    print("| backend | method | chunk (examples) | seconds (median) | range | "
+    print("| backend | chunk (examples) | seconds (median) | range | "
           "examples x distributions x chains / s |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|")
     for res in results:
         for row in res["rows"]:
             lo, hi = row["seconds_range"]
-            print(f"| {res['backend']} | {row['method']} | {row['chunk']} | "
+            print(f"| {res['backend']} | {row['chunk']} | "
                   f"{row['seconds']:.1f} | {lo:.1f}-{hi:.1f} | {row['throughput']:.0f} |")
     if args.json:
         with open(args.json, "w") as f:

@@ -12,8 +12,7 @@ fails or runs out of time is recorded as such and the next one runs):
   process per backend; rounds rotate over every (backend, precision,
   variant) as in `train_throughput.py`; ratios are medians of per-round
   ratios.
-- `ais`: `ais_throughput.py`'s worker (`method="keras"`: TensorFlow
-  Probability is not installed on the GPU machines).
+- `ais`: `ais_throughput.py`'s worker.
 - `mnist`: the 32-dim paper-architecture MNIST AVB + AC
   (`build_mnist_model("avb_ac", latent_dim=32, adversary_side_depth=0)`)
   trained for a fixed number of seconds on dynamically binarized MNIST;
@@ -97,8 +96,6 @@ TEST_FILES = (
     "keras_avb/evaluation/importance_test.py",
     "tests/reproducibility_test.py",
 )
-#: Tests that need TensorFlow Probability (deselected where it is missing).
-TFP_TESTS = ("keras_avb/evaluation/ais_test.py::test_tfp_and_keras_implementations_agree",)
 
 # What each mode runs. Seconds are limits; parts usually end sooner.
 GPU = dict(
@@ -658,8 +655,8 @@ def throughput_worker(config, result):
 
 
 def ais_part(config, result):
-    """`ais_throughput.py`'s worker, one process per backend, keras method only."""
-    result.save(settings=config["ais"], method="keras", backends={})
+    """`ais_throughput.py`'s worker, one process per backend."""
+    result.save(settings=config["ais"], backends={})
     for backend in config["backends"]:
         command = [sys.executable, os.path.abspath(__file__), "--out", "-", "--part",
                    "ais-worker", "--config", json.dumps(config), "--result", "-"]
@@ -691,8 +688,6 @@ def ais_worker(config, result):
         str(a["chains"]), "--leapfrog", str(a["leapfrog"]), "--chunk-sizes", a["chunk_sizes"],
         "--rounds", str(a["rounds"]), "--data",
         os.path.join(config["data"], "binarized_mnist.npz")])
-    # TensorFlow Probability (method="tfp") is not installed on the GPU machines.
-    ais_throughput.METHODS = {b: ("keras",) for b in ais_throughput.METHODS}
     found = ais_throughput.worker(args)
     _reply("ais", dict(found, device=device, **peak_memory()))
 
@@ -814,17 +809,12 @@ def tests_part(config, result):
     """One pytest process per backend, side by side; counts read from the output."""
     t = config["tests"]
     result.save(files=list(t["files"]), keyword=t["keyword"], backends={})
-    deselect = []
-    if importlib.util.find_spec("tensorflow_probability") is None:
-        deselect = list(TFP_TESTS)
-        result.save(deselected_reason="needs TensorFlow Probability, not installed here",
-                    deselected_tests=deselect)
     processes = {}
     for backend in config["backends"]:
         # `-o addopts=` drops the project's `-n auto`: the workers are chosen
         # here, and pytest-xdist may be missing from the wheels brought along.
         command = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-rfE",
-                   "-o", "addopts=", *t["files"], *[f"--deselect={d}" for d in deselect]]
+                   "-o", "addopts=", *t["files"]]
         if t["keyword"]:
             command += ["-k", t["keyword"]]
         if t["workers"] and importlib.util.find_spec("xdist") is not None:

@@ -7,8 +7,8 @@ modules in `keras_avb.trainers`. Each module exposes the same small API:
 - `value_and_grad(fn)`: for `fn` mapping a batch of latent codes `z` of shape
   `(n, d)` to one value per row, returns a function `z -> (values, grads)`
   with `grads = d sum(fn(z)) / dz`, i.e. each row's gradient of its own value.
-- `jit(fn)`: `fn` compiled where the backend can (`jax.jit`, `tf.function`),
-  unchanged on PyTorch.
+- `jit(fn, xla=False)`: `fn` compiled where the backend can (`jax.jit`,
+  `tf.function`, by XLA there with `xla=True`), unchanged on PyTorch.
 - `TFP_SEED_DTYPE`: the dtype of TFP's `(2,)` seed tensors.
 - `TFP_MODULE`: the name of the backend's TFP substrate module, or None
   (PyTorch); `tfp()` imports it here, once for all backends.

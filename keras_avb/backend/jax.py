@@ -37,8 +37,8 @@ def value_and_grad(fn):
     return wrapped
 
 
-def jit(fn):
-    """`jax.jit(fn)`.
+def jit(fn, xla=False):
+    """`jax.jit(fn)` (always XLA; `xla` is for TensorFlow's sake).
 
     Example:
 

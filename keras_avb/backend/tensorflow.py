@@ -30,15 +30,17 @@ def value_and_grad(fn):
     return wrapped
 
 
-def jit(fn):
-    """`tf.function(fn)`: a graph (not XLA), which every decoder supports.
+def jit(fn, xla=False):
+    """`tf.function(fn)`: a graph, which every decoder supports; with
+    `xla=True` compiled by XLA (`jit_compile=True`), for code known to
+    support it.
 
     Example:
 
     >>> float(jit(lambda a: a + 1)(tf.constant(1.0)))
     2.0
     """
-    return tf.function(fn, reduce_retracing=True)
+    return tf.function(fn, reduce_retracing=True, jit_compile=True if xla else None)
 
 
 def draw_per_example(sample, batch_size, batch_axis=0):

@@ -34,8 +34,10 @@ def value_and_grad(fn):
     return wrapped
 
 
-def jit(fn):
+def jit(fn, xla=False):
     """`fn` run eagerly under `torch.no_grad()` (`value_and_grad` re-enables it).
+
+    `xla` is ignored (it asks TensorFlow for XLA).
 
     No graph is recorded through the decoder's parameters, which PyTorch
     would otherwise do for every forward pass.

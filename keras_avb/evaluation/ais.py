@@ -32,15 +32,12 @@ step sizes of the estimating chains are then independent of their states
 and the estimate is unbiased, at twice the cost. `adaptation="chain"` adapts
 on the chain itself, as literally described, and is biased upward.
 
-Two implementations share this schedule and adaptation:
-
-- `method="keras"`: `keras.ops` everywhere except the gradient
-  (`keras_avb.backend`), one compiled loop on JAX (`jax.jit`) and
-  TensorFlow (`tf.function`), eager on PyTorch;
-- `method="tfp"` (TensorFlow and JAX): TensorFlow Probability's
-  `tfp.mcmc.sample_annealed_importance_chain` with
-  `tfp.mcmc.HamiltonianMonteCarlo` wrapped in a kernel that adapts the step
-  size in the same way.
+The chains move by the package's HMC kernel
+(`keras_avb.evaluation.hmc_kernel`), written in `keras.ops` except the
+gradient (`keras_avb.backend`): one compiled loop on JAX (`jax.jit`) and
+TensorFlow (`tf.function`), eager on PyTorch. (An implementation on
+TensorFlow Probability's `sample_annealed_importance_chain` was removed:
+it was up to 20% slower on TensorFlow and JAX, BENCHMARKS.md.)
 """
 
 import collections
@@ -60,7 +57,6 @@ from keras_avb.evaluation.hmc_kernel import hmc_transition
 from keras_avb.utils import progress
 from keras_avb.utils import validation
 
-METHODS = ("keras", "tfp")
 ADAPTATIONS = ("pilot", "chain")
 
 
@@ -79,7 +75,6 @@ def ais_log_likelihood(
     scale_step_size=True,
     adaptation="pilot",
     batch_size=256,
-    method="keras",
     seed=None,
     verbose="auto",
 ):
@@ -116,8 +111,6 @@ def ais_log_likelihood(
             (as the authors' code does); ignored when `initial` is None.
         batch_size: examples per chunk; a chunk runs `batch_size * num_chains`
             chains at once, which bounds the memory.
-        method: `"keras"` (every backend) or `"tfp"` (TensorFlow Probability;
-            TensorFlow and JAX backends).
         seed: an int (or `keras.random.SeedGenerator`) for reproducible chains.
         verbose: `"auto"` (default) or 1 shows a `keras.utils.Progbar`
             (on stdout, or absl's log after
@@ -147,7 +140,6 @@ def ais_log_likelihood(
     >>> est.log_likelihood.shape, est.log_weights.shape
     ((4,), (4, 3))
     """
-    validation.check_choice(method, "method", METHODS)
     validation.check_int(num_steps, "num_steps", minimum=1)
     validation.check_int(num_chains, "num_chains", minimum=1)
     validation.check_int(num_leapfrog_steps, "num_leapfrog_steps", minimum=1)
@@ -169,13 +161,6 @@ def ais_log_likelihood(
             )
     validation.check_choice(adaptation, "adaptation", ADAPTATIONS)
     validation.check_float(adaptation_factor, "adaptation_factor", minimum=1.0)
-    if method == "tfp" and backend.tfp() is None:
-        raise NotImplementedError(
-            "`method='tfp'` needs a TensorFlow Probability substrate, which the "
-            f"'{keras.backend.backend()}' backend does not have here (TFP has "
-            "none for PyTorch; under TensorFlow and JAX install `tfp-nightly`). "
-            "Use `method='keras'`."
-        )
     x = estimate_lib.to_numpy(x)
     likelihood = likelihoods_lib.get(likelihood)
     latent_dim = None
@@ -193,9 +178,7 @@ def ais_log_likelihood(
         scale_step_size=bool(scale_step_size),
         pilot=target_accept is not None and adaptation == "pilot",
     )
-    sampler = (_KerasAIS if method == "keras" else _TFPAIS)(
-        decoder, likelihood, prior, config
-    )
+    sampler = _AIS(decoder, likelihood, prior, config)
     seed = estimate_lib.new_seed(seed)
 
     num_examples = x.shape[0]
@@ -267,7 +250,7 @@ _Config = collections.namedtuple(
 
 
 class _AIS:
-    """Shared set-up of both implementations for one chunk of examples."""
+    """AIS chains in `keras.ops`, compiled where the backend allows."""
 
     def __init__(self, decoder, likelihood, prior, config):
         self.decoder = decoder
@@ -281,6 +264,7 @@ class _AIS:
         self.seed_generator = self.runner.seed_generator
         self.variables = self.runner.variables
         self.scope = self.runner.scope
+        self._compiled = {}
 
     def seed_state(self, seed, chunk_index):
         # Each chunk gets its own counter range, so streams never overlap
@@ -336,13 +320,6 @@ class _AIS:
             scale = ops.ones((n, d))
         return x_rep, mean, variance, scale
 
-
-class _KerasAIS(_AIS):
-    """AIS written with `keras.ops`, compiled where the backend allows."""
-
-    def __init__(self, decoder, likelihood, prior, config):
-        super().__init__(decoder, likelihood, prior, config)
-        self._compiled = {}
 
     def compiled(self, use_prior):
         """The compiled start and segment functions for one kind of start."""
@@ -463,146 +440,3 @@ class _KerasAIS(_AIS):
         else:
             accept_rate = np.mean(accept, axis=1) / transitions
         return log_w.astype("float64"), accept_rate
-
-
-class _TFPAIS(_AIS):
-    """AIS by `tfp.mcmc.sample_annealed_importance_chain` (TensorFlow, JAX)."""
-
-    def __init__(self, decoder, likelihood, prior, config):
-        super().__init__(decoder, likelihood, prior, config)
-        self.tfp = backend.tfp()
-        self.kernel_class = _band_adaptive_hmc_class(self.tfp)
-        self._compiled = {}
-
-    def _run_chains(self, variable_values, x_rep, mean, variance, scale, seed_state, tfp_seed, use_prior):
-        config = self.config
-        n = ops.shape(x_rep)[0]
-        with self.scope(variable_values, seed_state):
-            if use_prior:
-                z0 = ops.cast(self.prior.sample(n, seed=self.seed_generator), "float32")
-            else:
-                eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
-                z0 = mean + ops.sqrt(variance) * eps
-
-            def proposal_log_prob(z):
-                if use_prior:
-                    return self.prior.log_prob(z)
-                return gaussian_log_prob(z, mean, variance)
-
-            def make_kernel(target_log_prob_fn):
-                return self.kernel_class(
-                    target_log_prob_fn,
-                    step_size=ops.full(
-                        (self.num_estimation_rows(x_rep), 1),
-                        config.step_size,
-                        dtype="float32",
-                    ),
-                    scale=scale,
-                    num_leapfrog_steps=config.num_leapfrog_steps,
-                    sampler=self,
-                )
-
-            _, log_w, results = self.tfp.mcmc.sample_annealed_importance_chain(
-                num_steps=config.num_steps,
-                proposal_log_prob_fn=proposal_log_prob,
-                target_log_prob_fn=lambda z: self.log_joint(z, x_rep),
-                current_state=z0,
-                make_kernel_fn=make_kernel,
-                seed=tfp_seed,
-            )
-        rows = self.num_estimation_rows(x_rep)
-        return log_w[:rows], results.inner_results.accept_sum[:rows]
-
-    def run_chunk(self, x_chunk, moments, seed, chunk_index, report):
-        config = self.config
-        use_prior = moments is None
-        x_rep, mean, variance, scale = self.initial_arrays(x_chunk, moments)
-        values = [v.value for v in self.variables]
-        seed_state = self.seed_state(seed, chunk_index)
-        tfp_seed = ops.convert_to_tensor(
-            [seed, chunk_index + 1], dtype=backend.TFP_SEED_DTYPE
-        )
-        if use_prior not in self._compiled:
-            self._compiled[use_prior] = backend.jit(
-                functools.partial(self._run_chains, use_prior=use_prior)
-            )
-        log_w, accept_sum = self._compiled[use_prior](
-            values, x_rep, mean, variance, scale, seed_state, tfp_seed
-        )
-        if report is not None:
-            report(config.num_steps)
-        shape = (-1, config.num_chains)
-        log_w = ops.convert_to_numpy(ops.reshape(log_w, shape))
-        accept = ops.convert_to_numpy(ops.reshape(accept_sum, shape))
-        # TFP also runs a last transition at b = 1, which no weight uses.
-        if config.num_steps == 1:
-            accept_rate = np.full(accept.shape[0], np.nan)
-        else:
-            accept_rate = np.mean(accept, axis=1) / config.num_steps
-        return log_w.astype("float64"), accept_rate
-
-
-_KERNEL_CLASSES = {}
-
-
-def _band_adaptive_hmc_class(tfp):
-    """A TFP kernel: HMC whose per-chain step size adapts after each step.
-
-    Before each step the kernel recomputes the log-density and its gradient
-    at the current state, because under AIS the target changes between steps
-    and the values cached in the previous results belong to the previous
-    intermediate distribution.
-    """
-    if id(tfp) in _KERNEL_CLASSES:
-        return _KERNEL_CLASSES[id(tfp)]
-
-    Results = collections.namedtuple(
-        "BandAdaptiveHMCResults", ["inner_results", "step_size", "accept_sum"]
-    )
-
-    class BandAdaptiveHMC(tfp.mcmc.TransitionKernel):
-        def __init__(self, target_log_prob_fn, step_size, scale, num_leapfrog_steps, sampler):
-            self._parameters = dict(
-                target_log_prob_fn=target_log_prob_fn,
-                step_size=step_size,
-                scale=scale,
-                num_leapfrog_steps=num_leapfrog_steps,
-                sampler=sampler,
-            )
-
-        @property
-        def parameters(self):
-            return self._parameters
-
-        @property
-        def is_calibrated(self):
-            return True
-
-        def _hmc(self, step_size):
-            p = self._parameters
-            return tfp.mcmc.HamiltonianMonteCarlo(
-                p["target_log_prob_fn"],
-                step_size=p["sampler"].step_rows(step_size) * p["scale"],
-                num_leapfrog_steps=p["num_leapfrog_steps"],
-            )
-
-        def bootstrap_results(self, state):
-            step = self._parameters["step_size"]
-            inner = self._hmc(step).bootstrap_results(state)
-            return Results(inner, step, ops.zeros_like(state[:, 0]))
-
-        def one_step(self, state, previous_results, seed=None):
-            p = self._parameters
-            step = previous_results.step_size
-            hmc = self._hmc(step)
-            fresh = hmc.bootstrap_results(state)
-            next_state, inner = hmc.one_step(state, fresh, seed=seed)
-            log_accept = ops.minimum(ops.cast(inner.log_accept_ratio, "float32"), 0.0)
-            accept_prob = ops.where(ops.isnan(log_accept), 0.0, ops.exp(log_accept))
-            step = p["sampler"].adapt(step, accept_prob)
-            return next_state, Results(
-                inner, step, previous_results.accept_sum + accept_prob
-            )
-
-    _KERNEL_CLASSES[id(tfp)] = BandAdaptiveHMC
-    return BandAdaptiveHMC

@@ -119,70 +119,6 @@ def test_bernoulli_decoder_agrees_with_quadrature():
     assert np.max(np.abs(error)) < 0.05, error
 
 
-@pytest.mark.skipif(BACKEND == "torch", reason="TensorFlow Probability has no PyTorch substrate")
-def test_tfp_and_keras_implementations_agree():
-    problem, initial = _problem()
-    kwargs = dict(
-        decoder=problem.decoder,
-        likelihood=Gaussian(problem.scale),
-        prior=StandardNormal(2),
-        x=problem.x,
-        initial=initial,
-        seed=6,
-    )
-    # With one distribution there is no transition: both are the same
-    # importance sampler on the same draws, so they agree to rounding.
-    keras_one = ais_log_likelihood(num_steps=1, num_chains=8, method="keras", **kwargs)
-    tfp_one = ais_log_likelihood(num_steps=1, num_chains=8, method="tfp", **kwargs)
-    np.testing.assert_allclose(keras_one.log_weights, tfp_one.log_weights, atol=1e-4)
-    # With transitions both land on the exact value and on each other.
-    runs = {
-        method: ais_log_likelihood(
-            num_steps=200, num_chains=64, step_size=0.5, method=method, **kwargs
-        )
-        for method in ("keras", "tfp")
-    }
-    for method, estimate in runs.items():
-        error = estimate.log_likelihood - problem.log_likelihood
-        assert np.max(np.abs(error)) < 0.05, (method, error)
-    difference = runs["keras"].log_likelihood - runs["tfp"].log_likelihood
-    noise = np.sqrt(runs["keras"].standard_error ** 2 + runs["tfp"].standard_error ** 2)
-    assert abs(difference.mean()) < 4 * np.sqrt(np.sum(noise**2)) / difference.size
-    assert abs(
-        np.mean(runs["keras"].acceptance_rate) - np.mean(runs["tfp"].acceptance_rate)
-    ) < 0.05
-
-
-@pytest.mark.skipif(BACKEND != "torch", reason="checks the PyTorch error only")
-def test_tfp_method_is_refused_on_torch():
-    problem, _ = _problem()
-    with pytest.raises(NotImplementedError, match="TensorFlow Probability"):
-        ais_log_likelihood(
-            problem.decoder, Gaussian(problem.scale), StandardNormal(2), problem.x,
-            num_steps=2, method="tfp",
-        )
-
-
-def test_tfp_method_is_refused_where_tfp_is_not_installed(monkeypatch):
-    # As on a GPU machine with JAX but no TensorFlow Probability: the
-    # substrate lookup answers None and `method="tfp"` says what is missing
-    # instead of failing with an import error.
-    import sys
-
-    from keras_avb import backend
-
-    for name in [n for n in sys.modules if n.split(".")[0] == "tensorflow_probability"]:
-        monkeypatch.setitem(sys.modules, name, None)  # an import of it fails
-    monkeypatch.setitem(sys.modules, "tensorflow_probability", None)
-    assert backend.tfp() is None
-    problem, _ = _problem()
-    with pytest.raises(NotImplementedError, match="tfp-nightly"):
-        ais_log_likelihood(
-            problem.decoder, Gaussian(problem.scale), StandardNormal(2), problem.x,
-            num_steps=2, method="tfp",
-        )
-
-
 def test_chunks_progress_bar_and_seed(capsys):
     problem, initial = _problem()
     kwargs = dict(
@@ -223,7 +159,5 @@ def test_callable_initial_and_errors():
         ais_log_likelihood(*args, initial=(initial[0][:3], initial[1][:3]), num_steps=2)
     with pytest.raises(ValueError, match="positive"):
         ais_log_likelihood(*args, initial=(initial[0], -initial[1]), num_steps=2)
-    with pytest.raises(ValueError, match="method"):
-        ais_log_likelihood(*args, method="exact")
     with pytest.raises(ValueError, match="adaptation"):
         ais_log_likelihood(*args, adaptation="global")

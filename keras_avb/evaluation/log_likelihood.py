@@ -78,7 +78,7 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
             from) the prior instead.
         **kwargs: passed on, e.g. `num_steps`, `num_chains`, `num_samples`,
             `batch_size`, `seed`, `verbose` (`"auto"` by default: a progress
-            bar; 0 silences it), `method` of AIS as `ais_method`.
+            bar; 0 silences it).
 
     Returns:
         A `LogLikelihoodEstimate`; `standard_error_reliable` flags examples
@@ -116,8 +116,6 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
 
     common = (model.decoder, model.likelihood, model.prior, x)
     if method == "ais":
-        if "ais_method" in kwargs:
-            kwargs["method"] = kwargs.pop("ais_method")
         return ais_log_likelihood(*common, initial=moments, **kwargs)
     return importance_log_likelihood(*common, proposal=moments, **kwargs)
 

@@ -1,6 +1,6 @@
 """The estimators' memory is bounded by one chunk, not by the test set.
 
-`ais_log_likelihood` (both methods) and `importance_log_likelihood`
+`ais_log_likelihood` and `importance_log_likelihood`
 (through `evaluate_log_likelihood`, so the proposal's `posterior_moments`
 are computed chunk by chunk too) run in a fresh subprocess with the same
 Keras backend. For each estimator it evaluates N examples once to warm up
@@ -19,10 +19,8 @@ shared 2-core CPU, peak growth in MB for N = 60 / for 10 N = 600 examples:
     backend     estimator    chunks of 48   one chunk (batch_size=600)
     jax         importance   45 / 34        38 / 440
     jax         ais          26 / 35        32 / 404
-    jax         ais-tfp      49 / 48        56 / 622
     tensorflow  importance   29 / 29        36 / 354
     tensorflow  ais          81 / 86        99 / 551
-    tensorflow  ais-tfp      79 / 84        98 / 706
     torch       importance   47 / 48        59 / 595
     torch       ais          31 / 31        38 / 395
 
@@ -68,7 +66,7 @@ MB = 2.0**20
 RATIO = 3.0
 SLACK_MB = 40.0
 
-METHODS = ["importance", "ais"] + (["ais-tfp"] if backend.tfp() is not None else [])
+METHODS = ["importance", "ais"]
 
 
 def rows_per_example(method):
@@ -161,7 +159,6 @@ def _evaluator(method, batch_size):
                 initial=(mean[:num_examples], variance[:num_examples]),
                 num_steps=2, num_chains=AIS_CHAINS, num_leapfrog_steps=1,
                 batch_size=batch_size, seed=0,
-                method="tfp" if method == "ais-tfp" else "keras",
             )
 
     return run

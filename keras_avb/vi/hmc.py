@@ -164,48 +164,25 @@ def _trace(_, results):
 
 def _run_tfp(log_prob_fn, initial_state, num_results, num_burnin_steps,
              num_leapfrog_steps, step_size, thinning, target_accept_prob, seed):
-    if keras.backend.backend() == "jax":
-        import jax
-        from tensorflow_probability.substrates import jax as tfp
+    tfp = backend.tfp()
+    kernel = _tfp_kernel(tfp, log_prob_fn, num_burnin_steps, num_leapfrog_steps,
+                         step_size, target_accept_prob)
 
-        kernel = _tfp_kernel(tfp, log_prob_fn, num_burnin_steps, num_leapfrog_steps,
-                             step_size, target_accept_prob)
-
-        @jax.jit
-        def run(state, key):
-            return tfp.mcmc.sample_chain(
-                num_results=num_results,
-                current_state=state,
-                kernel=kernel,
-                num_burnin_steps=num_burnin_steps,
-                num_steps_between_results=thinning - 1,
-                trace_fn=_trace,
-                seed=key,
-            )
-
-        samples, (accepted, step) = run(
-            jax.numpy.asarray(initial_state), jax.random.PRNGKey(seed)
+    def run(state, seed):
+        return tfp.mcmc.sample_chain(
+            num_results=num_results,
+            current_state=state,
+            kernel=kernel,
+            num_burnin_steps=num_burnin_steps,
+            num_steps_between_results=thinning - 1,
+            trace_fn=_trace,
+            seed=seed,
         )
-    else:
-        import tensorflow as tf
-        import tensorflow_probability as tfp
 
-        kernel = _tfp_kernel(tfp, log_prob_fn, num_burnin_steps, num_leapfrog_steps,
-                             step_size, target_accept_prob)
-
-        @tf.function(autograph=False, jit_compile=True)
-        def run(state):
-            return tfp.mcmc.sample_chain(
-                num_results=num_results,
-                current_state=state,
-                kernel=kernel,
-                num_burnin_steps=num_burnin_steps,
-                num_steps_between_results=thinning - 1,
-                trace_fn=_trace,
-                seed=tf.constant([seed, 0], tf.int32),
-            )
-
-        samples, (accepted, step) = run(tf.constant(initial_state))
+    samples, (accepted, step) = backend.jit(run, xla=True)(
+        ops.convert_to_tensor(initial_state),
+        ops.convert_to_tensor([seed, 0], dtype=backend.TFP_SEED_DTYPE),
+    )
     accepted = np.asarray(accepted, "float64")
     return np.asarray(samples), {
         "acceptance_rate": float(accepted.mean()),
@@ -217,7 +194,8 @@ def _run_tfp(log_prob_fn, initial_state, num_results, num_burnin_steps,
 def _run_keras(log_prob_fn, initial_state, num_results, num_burnin_steps,
                num_leapfrog_steps, step_size, thinning, target_accept_prob, seed):
     """HMC with the package's kernel (`keras.ops`), per-chain step sizes
-    adapted during burn-in; one compiled transition per iteration."""
+    adapted during burn-in; one compiled transition per iteration, whose
+    state (codes, step sizes, acceptance sums) stays on the device."""
 
     def value_and_grad(z):
         values, grads = backend.value_and_grad(
@@ -225,42 +203,46 @@ def _run_keras(log_prob_fn, initial_state, num_results, num_burnin_steps,
         )(z)
         return values, grads, ()
 
-    def transition(z, log_p, grad, step, momentum, uniform):
+    def transition(state, jitter, momentum, uniform, adapting, counting):
+        z, log_p, grad, step, accept_sum = state
+        # The step size is jittered a little to avoid periodic trajectories.
         z, (log_p, grad, _), accept_prob = hmc_transition(
-            z, (log_p, grad, ()), momentum, uniform, step, num_leapfrog_steps,
+            z, (log_p, grad, ()), momentum, uniform, step * jitter, num_leapfrog_steps,
             value_and_grad,
         )
-        return z, log_p, grad, accept_prob
+        adapted = step * ops.exp(0.1 * (accept_prob - target_accept_prob))[:, None]
+        step = ops.where(adapting, adapted, step)
+        accept_sum = accept_sum + ops.where(counting, accept_prob, 0.0)
+        return z, log_p, grad, step, accept_sum
 
     transition = backend.jit(transition)
     rng = np.random.default_rng(seed + 1)
     z = ops.convert_to_tensor(initial_state, "float32")
     num_chains, event_size = initial_state.shape
     log_p, grad, _ = backend.jit(value_and_grad)(z)
-    step = np.full((num_chains, 1), step_size)
+    state = (
+        z, log_p, grad, ops.full((num_chains, 1), step_size, "float32"),
+        ops.zeros((num_chains,), "float32"),
+    )
     num_adaptation = int(0.8 * num_burnin_steps)
     total = num_burnin_steps + num_results * thinning
-    kept, accepted = [], []
+    kept = []
     for iteration in range(total):
-        # Jitter the step size a little to avoid periodic trajectories.
-        jittered = step * rng.uniform(0.8, 1.2, size=(num_chains, 1))
-        z, log_p, grad, accept_prob = transition(
-            z,
-            log_p,
-            grad,
-            ops.convert_to_tensor(jittered, "float32"),
+        state = transition(
+            state,
+            ops.convert_to_tensor(rng.uniform(0.8, 1.2, size=(num_chains, 1)), "float32"),
             ops.convert_to_tensor(rng.normal(size=(num_chains, event_size)), "float32"),
             ops.convert_to_tensor(rng.uniform(size=num_chains), "float32"),
+            ops.convert_to_tensor(iteration < num_adaptation),
+            ops.convert_to_tensor(iteration >= num_burnin_steps),
         )
-        accept_prob = np.asarray(ops.convert_to_numpy(accept_prob), "float64")
-        if iteration < num_adaptation:
-            step = step * np.exp(0.1 * (accept_prob - target_accept_prob))[:, None]
-        elif iteration >= num_burnin_steps:
-            accepted.append(accept_prob)
-            if (iteration - num_burnin_steps + 1) % thinning == 0:
-                kept.append(ops.convert_to_numpy(z))
+        if iteration >= num_burnin_steps and (iteration - num_burnin_steps + 1) % thinning == 0:
+            kept.append(state[0])
+    _, _, _, step, accept_sum = state
+    kept = [ops.convert_to_numpy(z) for z in kept]
     return np.stack(kept), {
-        "acceptance_rate": float(np.mean(accepted)),
-        "step_size": float(np.median(step)),
+        "acceptance_rate": float(np.mean(ops.convert_to_numpy(accept_sum)))
+        / (num_results * thinning),
+        "step_size": float(np.median(ops.convert_to_numpy(step))),
         "implementation": "keras",
     }
