@@ -41,6 +41,7 @@ BACKEND_ONLY_MODULES = {
     "keras_avb/trainers/jax_trainer.py": "jax",
     "keras_avb/trainers/tensorflow_trainer.py": "tensorflow",
     "keras_avb/trainers/torch_trainer.py": "torch",
+    "keras_avb/trainers/torch_trainer_test.py": "torch",
 }
 
 #: Modules that are not libraries but scripts: never imported by doctest
