@@ -93,8 +93,7 @@ def run_hmc(
         ("num_leapfrog_steps", num_leapfrog_steps, 1),
         ("thinning", thinning, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {value!r}")
+        validation.check_int(value, name, minimum=minimum)
     validation.check_float(step_size, "step_size", minimum=0.0, exclusive=True)
     validation.check_float(
         target_accept_prob, "target_accept_prob", minimum=0.0, maximum=1.0, exclusive=True
