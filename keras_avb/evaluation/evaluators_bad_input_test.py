@@ -84,7 +84,6 @@ def test_evaluators_accept_integer_data(name):
         ("ais", {"target_accept": 0.65}, "`target_accept` must be None or a pair"),
         ("ais", {"adaptation_factor": 0.5}, "`adaptation_factor`"),
         ("ais", {"adaptation": "both"}, "`adaptation` must be one of"),
-        ("ais", {"method": "nuts"}, "`method` must be one of"),
         ("ais", {"seed": -3}, "`seed` must be None, an integer >= 0"),
         (
             "ais",
