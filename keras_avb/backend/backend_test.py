@@ -27,9 +27,11 @@ def test_jit_computes_what_the_function_computes():
         return ops.matmul(a, b) + 1.0
 
     a, b = ops.ones((2, 3)), ops.ones((3, 2))
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(backend.jit(f)(a, b)), ops.convert_to_numpy(f(a, b))
-    )
+    for xla in (False, True):  # XLA on TensorFlow, ignored elsewhere
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(backend.jit(f, xla=xla)(a, b)),
+            ops.convert_to_numpy(f(a, b)),
+        )
 
 
 def test_tfp_substrate_matches_the_backend():
