@@ -12,6 +12,8 @@ modules in `keras_avb.trainers`. Each module exposes the same small API:
 - `TFP_SEED_DTYPE`: the dtype of TFP's `(2,)` seed tensors.
 - `TFP_MODULE`: the name of the backend's TFP substrate module, or None
   (PyTorch); `tfp()` imports it here, once for all backends.
+- `players_trainer()`: the backend's training step for several players
+  (`keras_avb.trainers`), imported on first use.
 - `draw_per_example(sample, batch_size, batch_axis=0)`: per-example noise
   drawn inside a training step, `sample(batch_size)`, such that
   data-parallel replicas draw one global batch between them (sliced per
@@ -47,6 +49,7 @@ TFP_MODULE = _impl.TFP_MODULE
 TFP_SEED_DTYPE = _impl.TFP_SEED_DTYPE
 draw_per_example = _impl.draw_per_example
 jit = _impl.jit
+players_trainer = _impl.players_trainer
 value_and_grad = _impl.value_and_grad
 
 

@@ -46,3 +46,10 @@ def jit(fn, xla=False):
     2.0
     """
     return jax.jit(fn)
+
+
+def players_trainer():
+    """The class whose `train_step` runs the players' updates on this backend."""
+    from keras_avb.trainers.jax_trainer import JAXPlayersTrainer
+
+    return JAXPlayersTrainer

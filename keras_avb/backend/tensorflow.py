@@ -70,3 +70,10 @@ def draw_per_example(sample, batch_size, batch_axis=0):
         batch_size, tf.int32
     )
     return tf.gather(noise, tf.range(start, start + batch_size), axis=batch_axis)
+
+
+def players_trainer():
+    """The class whose `train_step` runs the players' updates on this backend."""
+    from keras_avb.trainers.tensorflow_trainer import TensorFlowPlayersTrainer
+
+    return TensorFlowPlayersTrainer

@@ -53,3 +53,10 @@ def jit(fn, xla=False):
             return fn(*args, **kwargs)
 
     return wrapped
+
+
+def players_trainer():
+    """The class whose `train_step` runs the players' updates on this backend."""
+    from keras_avb.trainers.torch_trainer import TorchPlayersTrainer
+
+    return TorchPlayersTrainer

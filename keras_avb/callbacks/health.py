@@ -162,10 +162,7 @@ class TrainingMonitor(keras.callbacks.Callback):
                 "`checkpoint_path` must end in `.keras` or `.weights.h5`. "
                 f"Received: {checkpoint_path!r}"
             )
-        if on_nonfinite not in ("raise", "stop"):
-            raise ValueError(
-                f'`on_nonfinite` must be "raise" or "stop". Received: {on_nonfinite!r}'
-            )
+        validation.check_choice(on_nonfinite, "on_nonfinite", ("raise", "stop"))
         self.patience = patience
         self.tolerance = float(tolerance)
         self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)

@@ -121,9 +121,7 @@ class TFPPrior(Prior):
 
     def sample(self, batch_size, seed=None):
         if isinstance(seed, keras.random.SeedGenerator):
-            seed = seed.next()
-            if keras.backend.backend() == "tensorflow":
-                seed = ops.cast(seed, "int32")  # TFP's stateless seeds
+            seed = ops.cast(seed.next(), backend.TFP_SEED_DTYPE)  # TFP's stateless seeds
         return self.distribution.sample(batch_size, seed=seed)
 
     def log_prob(self, z):

@@ -16,7 +16,6 @@ import numpy as np
 from keras import ops
 
 from keras_avb.distributions import priors as priors_lib
-from keras_avb.distributions.gaussian import normal_log_prob
 from keras_avb.utils import data_checks
 
 #: The standard error of an example is flagged unreliable when its effective

@@ -43,12 +43,7 @@ def importance_log_likelihood(
     """Estimates log p(x) per example by importance sampling.
 
     Args:
-        decoder: a layer or model mapping latent codes `(n, latent_dim)` to the
-            likelihood's parameters.
-        likelihood: a `keras_avb.distributions.Likelihood` or its name.
-        prior: a `keras_avb.distributions.Prior`; None for a standard normal of
-            the decoder's input size.
-        x: data, an array of shape `(num_examples, ...)`.
+        decoder, likelihood, prior, x: as in `ais_log_likelihood`.
         proposal: the diagonal Gaussian proposal q(z|x): a `(mean, variance)`
             pair of arrays of shape `(num_examples, latent_dim)` (AC's
             r(z|x), or the VAE's posterior with `variance = exp(log_var)`),
@@ -60,11 +55,7 @@ def importance_log_likelihood(
         samples_per_batch: samples per example drawn at once; the decoder
             sees `batch_size * samples_per_batch` rows per call. By default
             about 20,000 rows.
-        seed: an int (or `keras.random.SeedGenerator`) for reproducible draws.
-        verbose: `"auto"` (default) or 1 shows a `keras.utils.Progbar`
-            (on stdout, or absl's log after
-            `keras.config.disable_interactive_logging()`), 2 one line
-            when done, 0 nothing.
+        seed, verbose: as in `ais_log_likelihood`.
 
     Returns:
         A `LogLikelihoodEstimate` with per-example `log_likelihood`,

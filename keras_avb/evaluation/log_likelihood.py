@@ -1,5 +1,7 @@
 """log p(x) of a trained `keras_avb.AVB` or `keras_avb.VAE`, in one call."""
 
+import functools
+
 import numpy as np
 from keras import ops
 
@@ -29,12 +31,9 @@ def posterior_moments(model, x, batch_size=1000):
 
     Example:
 
-    >>> import keras, keras_avb
-    >>> x_in = keras.Input((4,))
-    >>> encoder = keras.Model(x_in, [keras.layers.Dense(2)(x_in),
-    ...                              keras.layers.Dense(2)(x_in)])
-    >>> decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
-    >>> model = keras_avb.VAE(encoder, decoder)
+    >>> import keras_avb
+    >>> from keras_avb.architectures import synthetic
+    >>> model = keras_avb.VAE(synthetic.synthetic_vae_encoder(), synthetic.synthetic_decoder())
     >>> mean, variance = posterior_moments(model, np.eye(4, dtype="float32"))
     >>> mean.shape, bool(np.all(variance > 0))
     ((4, 2), True)
@@ -87,12 +86,9 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
 
     Example:
 
-    >>> import keras, keras_avb
-    >>> x_in = keras.Input((4,))
-    >>> encoder = keras.Model(x_in, [keras.layers.Dense(2)(x_in),
-    ...                              keras.layers.Dense(2)(x_in)])
-    >>> decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
-    >>> model = keras_avb.VAE(encoder, decoder)
+    >>> import keras_avb
+    >>> from keras_avb.architectures import synthetic
+    >>> model = keras_avb.VAE(synthetic.synthetic_vae_encoder(), synthetic.synthetic_decoder())
     >>> x = np.eye(4, dtype="float32")
     >>> est = evaluate_log_likelihood(model, x, method="importance",
     ...                               num_samples=16, seed=0)
@@ -109,10 +105,7 @@ def evaluate_log_likelihood(model, x, method="ais", use_posterior=True, **kwargs
     data_checks.check_examples(
         x, name="x", data_shape=model.data_shape, likelihood=model.likelihood
     )
-    moments = None
-    if use_posterior:
-        def moments(x_chunk):
-            return posterior_moments(model, x_chunk)
+    moments = functools.partial(posterior_moments, model) if use_posterior else None
 
     common = (model.decoder, model.likelihood, model.prior, x)
     if method == "ais":

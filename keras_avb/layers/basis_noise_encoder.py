@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_avb.layers._precision import precise_dtype
+from keras_avb.utils import validation
 
 # `keras.initializers.VarianceScaling` divides by this so that its truncated
 # normal draws have the requested variance.
@@ -95,10 +96,7 @@ class BasisNoiseEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if covariance not in ("diagonal", "full"):
-            raise ValueError(
-                f'`covariance` must be "diagonal" or "full". Received: {covariance!r}'
-            )
+        validation.check_choice(covariance, "covariance", ("diagonal", "full"))
         self.covariance = covariance
         self.latent_dim = int(latent_dim)
         self.num_bases = int(num_bases)

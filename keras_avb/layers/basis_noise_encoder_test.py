@@ -92,7 +92,7 @@ def test_full_covariance_config_round_trips_and_bad_value_is_rejected():
     head = BasisNoiseEncoder(latent_dim=2, covariance="full")
     assert BasisNoiseEncoder.from_config(head.get_config()).covariance == "full"
     assert head.compute_output_shape(((None, 4), (None, 1024)))[2] == (None, 2, 2)
-    with pytest.raises(ValueError, match="`covariance` must be"):
+    with pytest.raises(ValueError, match="`covariance` must be one of"):
         BasisNoiseEncoder(latent_dim=2, covariance="dense")
 
 

@@ -97,6 +97,27 @@ class AdversarialGame(RestoresOptimizerState, TrackedMetrics):
         if self.built:
             self.map_adversary_variables()
 
+    def build_adversary(self, x, z, x_description):
+        """Builds the adversary on symbolic `[x, z]` and checks it gives one logit.
+
+        Subclasses call it last in `build()`; it then routes the adversary's
+        variables to its optimizer if the model is already compiled.
+        """
+        try:
+            t = self.adversary([x, z])
+        except Exception as error:
+            raise ValueError(
+                f"The adversary does not accept [x, z] with {x_description} and "
+                f"z of size {z.shape[-1]}: {error}"
+            ) from error
+        if tuple(t.shape[1:]) not in ((), (1,)):
+            raise ValueError(
+                "The adversary must return one logit per example; it returns "
+                f"shape {tuple(t.shape)}."
+            )
+        if self._optimizer_map is not None:
+            self.map_adversary_variables()
+
     def map_adversary_variables(self):
         """Routes the adversary's variables, by exact path, to its optimizer.
 

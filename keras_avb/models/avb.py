@@ -142,25 +142,17 @@ class AVB(AdversarialGame, LatentVariableModel):
         **kwargs,
     ):
         super().__init__(
-            decoder,
-            likelihood=likelihood,
-            prior=prior,
-            kl_annealing_steps=kl_annealing_steps,
-            seed=seed,
+            encoder, decoder, likelihood, prior, kl_annealing_steps, bound_samples, seed,
             **kwargs,
         )
-        validation.check_callable(encoder, "encoder")
         validation.check_callable(adversary, "adversary")
         validation.check_int(moment_samples, "moment_samples", minimum=2)
         validation.check_float(contrast_epsilon, "contrast_epsilon", minimum=0.0)
-        validation.check_int(bound_samples, "bound_samples", minimum=1)
-        self.encoder = encoder
         self.adversary = adversary
         self.adaptive_contrast = bool(adaptive_contrast)
         self.adversary_steps = check_adversary_steps(adversary_steps)
         self.moment_samples = int(moment_samples)
         self.contrast_epsilon = float(contrast_epsilon)
-        self.bound_samples = int(bound_samples)
         # float32 under a mixed precision policy too: log r(z|x) is added to
         # the float32 logits and log-prior, and 1 / sqrt(v + eps) overflows
         # float16 for small variances.
@@ -169,9 +161,7 @@ class AVB(AdversarialGame, LatentVariableModel):
         )
         self.noise_shape = self._infer_noise_shape(encoder, noise_shape)
         self.encoder_returns_moments = None
-        data_shape = _functional_input_shape(encoder)
-        if data_shape is not None:
-            self.build((None,) + data_shape)
+        self._build_if_data_shape_known()
 
     @staticmethod
     def _infer_noise_shape(encoder, noise_shape):
@@ -227,21 +217,8 @@ class AVB(AdversarialGame, LatentVariableModel):
             )
         self._resolve_prior(int(z.shape[-1]))
         self._build_decoder(z, data_shape)
-        try:
-            t = self.adversary([x, z])
-        except Exception as error:
-            raise ValueError(
-                f"The adversary does not accept [x, z] with x of shape "
-                f"{data_shape} and z of size {z.shape[-1]}: {error}"
-            ) from error
-        if tuple(t.shape[1:]) not in ((), (1,)):
-            raise ValueError(
-                "The adversary must return one logit per example; it returns "
-                f"shape {tuple(t.shape)}."
-            )
+        self.build_adversary(x, z, f"x of shape {data_shape}")
         self.data_shape = data_shape
-        if self._optimizer_map is not None:
-            self.map_adversary_variables()
 
     @property
     def generator_optimizer(self):
@@ -441,21 +418,11 @@ class AVB(AdversarialGame, LatentVariableModel):
     def get_config(self):
         return {
             **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
             "adversary": keras.saving.serialize_keras_object(self.adversary),
             "adaptive_contrast": self.adaptive_contrast,
             "adversary_steps": self.adversary_steps,
             "noise_shape": list(self.noise_shape),
             "moment_samples": self.moment_samples,
             "contrast_epsilon": self.contrast_epsilon,
-            "bound_samples": self.bound_samples,
         }
 
-
-def _functional_input_shape(encoder):
-    """The data shape of a functional encoder's first input, if fully known."""
-    inputs = getattr(encoder, "inputs", None)
-    if not inputs:
-        return None
-    shape = tuple(inputs[0].shape[1:])
-    return None if None in shape else shape

@@ -17,9 +17,10 @@ from keras_avb.utils.shapes import flat_size
 class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     """A decoder p(x|z) with a likelihood and a prior p(z), trained by players.
 
-    Subclasses define the encoder, `players()`, `update_schedule`,
-    `compute_losses()`, `posterior_moments()` and `METRIC_NAMES`; this class holds the decoder,
-    likelihood, prior and seed, the metric trackers, the KL annealing weight,
+    Subclasses define `build()`, `players()`, `update_schedule`,
+    `compute_losses()`, `posterior_moments()` and `METRIC_NAMES`; this class
+    holds the encoder, decoder, likelihood, prior, seed and the number of
+    importance samples of the bound, the metric trackers, the KL annealing weight,
     the user-facing `encode`/`decode`/`sample` methods and the input checks
     that `fit` and `evaluate` run before any work starts.
     """
@@ -36,18 +37,24 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
 
     def __init__(
         self,
+        encoder,
         decoder,
         likelihood="bernoulli",
         prior=None,
         kl_annealing_steps=0,
+        bound_samples=16,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        validation.check_callable(encoder, "encoder")
         validation.check_callable(decoder, "decoder")
         validation.check_int(kl_annealing_steps, "kl_annealing_steps", minimum=0)
+        validation.check_int(bound_samples, "bound_samples", minimum=1)
         validation.check_seed(seed)
+        self.encoder = encoder
         self.decoder = decoder
+        self.bound_samples = int(bound_samples)
         self.likelihood = likelihoods_lib.get(likelihood)
         self.prior = None if prior is None else priors_lib.get(prior)
         self.kl_annealing_steps = int(kl_annealing_steps)
@@ -56,6 +63,12 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         self.data_shape = None
         self.latent_dim = None if self.prior is None else self.prior.latent_dim
         self.trackers = [keras.metrics.Mean(name=name) for name in self.METRIC_NAMES]
+
+    def _build_if_data_shape_known(self):
+        """Builds now if the encoder is functional with a fully known input."""
+        inputs = getattr(self.encoder, "inputs", None)
+        if inputs and None not in tuple(inputs[0].shape[1:]):
+            self.build((None,) + tuple(inputs[0].shape[1:]))
 
     # ------------------------------------------------------------------
     # Shared pieces of the objective
@@ -262,12 +275,14 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         return {
             # Keras' own entries: name, trainable and the dtype policy.
             **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
             "prior": None
             if self.prior is None
             else keras.saving.serialize_keras_object(self.prior),
             "kl_annealing_steps": self.kl_annealing_steps,
+            "bound_samples": self.bound_samples,
             "seed": self.seed,
         }
 

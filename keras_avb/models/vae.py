@@ -9,7 +9,6 @@ from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
 from keras_avb.models.optimizer_state import RestoresOptimizerState
 from keras_avb.backend import draw_per_example
-from keras_avb.utils import validation
 
 MODEL = "model"
 
@@ -76,20 +75,10 @@ class VAE(RestoresOptimizerState, LatentVariableModel):
         **kwargs,
     ):
         super().__init__(
-            decoder,
-            likelihood=likelihood,
-            prior=prior,
-            kl_annealing_steps=kl_annealing_steps,
-            seed=seed,
+            encoder, decoder, likelihood, prior, kl_annealing_steps, bound_samples, seed,
             **kwargs,
         )
-        validation.check_callable(encoder, "encoder")
-        validation.check_int(bound_samples, "bound_samples", minimum=1)
-        self.encoder = encoder
-        self.bound_samples = int(bound_samples)
-        inputs = getattr(encoder, "inputs", None)
-        if inputs and None not in tuple(inputs[0].shape[1:]):
-            self.build((None,) + tuple(inputs[0].shape[1:]))
+        self._build_if_data_shape_known()
 
     def build(self, input_shape):
         data_shape = tuple(input_shape[1:])
@@ -191,9 +180,3 @@ class VAE(RestoresOptimizerState, LatentVariableModel):
             self.seed_generator,
         )
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "bound_samples": self.bound_samples,
-        }

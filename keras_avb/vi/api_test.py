@@ -9,7 +9,6 @@ from keras_avb.layers import ResidualAdversary
 from keras_avb.vi import PosteriorSampler
 from keras_avb.vi import empirical_moments
 from keras_avb.vi import fit_posterior
-from keras_avb.vi import run_hmc
 
 BACKEND = keras.backend.backend()
 MEAN = np.array([1.0, -1.0], dtype="float32")

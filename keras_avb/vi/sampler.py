@@ -13,7 +13,6 @@ from keras_avb.models.adversarial_game import adversary_terms
 from keras_avb.models.adversarial_game import check_adversary_steps
 from keras_avb.trainers import PlayersTrainer
 from keras_avb.utils import validation
-from keras_avb.vi import targets as targets_lib
 
 SAMPLER = "sampler"
 
@@ -171,10 +170,7 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
                 raise ValueError(
                     f"`{label}` must be a Keras layer or model. Received: {network!r}"
                 )
-        if covariance not in ("diagonal", "full"):
-            raise ValueError(
-                f'`covariance` must be "diagonal" or "full". Received: {covariance!r}'
-            )
+        validation.check_choice(covariance, "covariance", ("diagonal", "full"))
         self.covariance = covariance
         self.adversary_steps = check_adversary_steps(adversary_steps)
         self.batch_size = batch_size
@@ -202,22 +198,9 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
                 f"The sampler must return samples of shape (batch, "
                 f"{self.event_size}); it returns {tuple(z.shape)}."
             )
-        try:
-            t = self.adversary([keras.KerasTensor((None, 0)), z])
-        except Exception as error:
-            raise ValueError(
-                f"The adversary does not accept [x, z] with an empty x and z of "
-                f"size {self.event_size}: {error}"
-            ) from error
-        if tuple(t.shape[1:]) not in ((), (1,)):
-            raise ValueError(
-                f"The adversary must return one logit per sample; it returns "
-                f"shape {tuple(t.shape)}."
-            )
         self.contrast([z, z, z])
+        self.build_adversary(keras.KerasTensor((None, 0)), z, "an empty x")
         self.built = True
-        if self._optimizer_map is not None:
-            self.map_adversary_variables()
 
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit` with a default `TrainingMonitor` (see `AVB.fit`)."""

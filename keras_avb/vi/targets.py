@@ -8,36 +8,16 @@ example a `JointDistribution`) or its bound `log_prob` method is accepted
 too: the flat vector is split into the distribution's parts.
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
-from keras_avb.distributions.gaussian import normal_log_prob
+from keras_avb import backend
 
 
 def _is_tfp_distribution(obj):
     module = type(obj).__module__ or ""
     return "tensorflow_probability" in module and hasattr(obj, "log_prob")
-
-
-def _flatten_tools():
-    if keras.backend.backend() == "jax":
-        import jax
-
-        def flatten(structure):
-            leaves, treedef = jax.tree_util.tree_flatten(structure)
-            return leaves, lambda parts: jax.tree_util.tree_unflatten(treedef, parts)
-
-        return flatten, jax.random.PRNGKey(0)
-    import tensorflow as tf
-
-    def flatten(structure):
-        leaves = tf.nest.flatten(structure)
-        return leaves, lambda parts: tf.nest.pack_sequence_as(structure, parts)
-
-    return flatten, (0, 0)
 
 
 def tfp_log_prob_fn(distribution):
@@ -58,21 +38,16 @@ def tfp_log_prob_fn(distribution):
 
     Example:
 
-    >>> import keras
-    >>> if keras.backend.backend() == "jax":
-    ...     from tensorflow_probability.substrates import jax as tfp
-    ... else:
-    ...     import tensorflow_probability as tfp
-    >>> tfd = tfp.distributions
+    >>> from keras_avb import backend
+    >>> tfd = backend.tfp().distributions
     >>> jd = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0),
     ...     tfd.Independent(tfd.Normal([0.0, 0.0], 1.0), 1)])
     >>> log_prob, size = tfp_log_prob_fn(jd)
     >>> size
     3
     """
-    flatten, sample_seed = _flatten_tools()
-    draw = distribution.sample(seed=sample_seed)
-    leaves, unflatten = flatten(draw)
+    draw = distribution.sample(seed=ops.zeros((2,), backend.TFP_SEED_DTYPE))
+    leaves = keras.tree.flatten(draw)
     shapes = [tuple(int(d) for d in leaf.shape) for leaf in leaves]
     sizes = [int(np.prod(shape)) for shape in shapes]
     event_size = int(sum(sizes))
@@ -85,7 +60,7 @@ def tfp_log_prob_fn(distribution):
             ops.reshape(z[:, offsets[i] : offsets[i + 1]], (batch,) + shapes[i])
             for i in range(len(shapes))
         ]
-        return target(unflatten(parts))
+        return target(keras.tree.pack_sequence_as(draw, parts))
 
     return log_prob, event_size
 
@@ -104,7 +79,7 @@ def resolve_target(target_log_prob_fn, event_size):
     ):
         target = owner
     if _is_tfp_distribution(target):
-        if keras.backend.backend() == "torch":
+        if backend.TFP_MODULE is None:
             raise ValueError(
                 "A TensorFlow Probability distribution cannot be the target "
                 "under the torch backend (TFP has no PyTorch substrate). Write "
