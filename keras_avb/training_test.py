@@ -5,7 +5,8 @@ import pytest
 import keras_avb
 from keras_avb.datasets import DynamicBinarization
 from keras_avb.testing import four_point_data
-from keras_avb.testing import tiny_black_box_encoder
+from keras_avb.testing import tiny_avb
+from keras_avb.testing import tiny_vae
 from keras_avb.testing import tiny_decoder
 from keras_avb.training import fit_steps
 
@@ -15,30 +16,6 @@ BACKEND = keras.backend.backend()
 def regression():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    return model
-
-
-def small_avb(adversary_steps=None):
-    model = keras_avb.AVB(
-        tiny_black_box_encoder(),
-        tiny_decoder(),
-        keras_avb.layers.ResidualAdversary(units=8, num_blocks=1, add_squared_norm=True),
-        adversary_steps=adversary_steps,
-        seed=0,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        adversary_optimizer=keras.optimizers.Adam(1e-3),
-    )
-    return model
-
-
-def small_vae():
-    x = keras.Input((4,))
-    h = keras.layers.Dense(8, activation="elu")(x)
-    encoder = keras.Model(x, [keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)])
-    model = keras_avb.VAE(encoder, tiny_decoder(), seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
     return model
 
 
@@ -78,14 +55,14 @@ class EpochLengths(keras.callbacks.Callback):
 def test_plain_fit_makes_fewer_steps_than_epochs_times_steps_per_epoch():
     # The failure `fit_steps` exists for: Keras carries the iterator over
     # epochs and ends an epoch early when the 5 batches run out.
-    model = small_vae()
+    model = tiny_vae()
     model.fit(CountingBatches(), epochs=4, steps_per_epoch=3, verbose=0)
     assert int(model.optimizer.iterations) < 12
 
 
 @pytest.mark.parametrize("kind", ["vae", "avb_two_adversary_steps"])
 def test_py_dataset_exact_steps_and_epoch_lengths(kind):
-    model = small_vae() if kind == "vae" else small_avb(adversary_steps=2)
+    model = tiny_vae() if kind == "vae" else tiny_avb(add_squared_norm=True, adversary_steps=2, seed=0)
     data, lengths = CountingBatches(), EpochLengths()
     history = fit_steps(model, data, steps=11, steps_per_epoch=3, callbacks=[lengths],
                         verbose=0)
@@ -131,7 +108,7 @@ def test_torch_data_loader():
     loader = torch.utils.data.DataLoader(
         torch.from_numpy(four_point_data(10)), batch_size=2, shuffle=True
     )
-    model, lengths = small_vae(), EpochLengths()
+    model, lengths = tiny_vae(), EpochLengths()
     fit_steps(model, loader, steps=8, steps_per_epoch=3, callbacks=[lengths], verbose=0)
     assert int(model.optimizer.iterations) == 8
     assert lengths.lengths == [3, 3, 2]
@@ -140,7 +117,7 @@ def test_torch_data_loader():
 def test_tf_data():
     tf = pytest.importorskip("tensorflow")
     dataset = tf.data.Dataset.from_tensor_slices(four_point_data(10)).batch(2)
-    model, lengths = small_vae(), EpochLengths()
+    model, lengths = tiny_vae(), EpochLengths()
     fit_steps(model, dataset, steps=8, steps_per_epoch=3, callbacks=[lengths], verbose=0)
     assert int(model.optimizer.iterations) == 8
     assert lengths.lengths == [3, 3, 2]
@@ -148,7 +125,7 @@ def test_tf_data():
 
 def test_dynamic_binarization_steps_per_epoch_larger_than_a_pass():
     data = DynamicBinarization(np.full((6, 4), 0.5), batch_size=2, seed=0)
-    model = small_vae()
+    model = tiny_vae()
     fit_steps(model, data, steps=10, steps_per_epoch=4, verbose=0)
     assert int(model.optimizer.iterations) == 10
     assert data.epoch == 3  # 10 batches of a 3-batch data set: 3 full passes
@@ -159,7 +136,7 @@ def test_short_generator_raises():
         for _ in range(3):
             yield (four_point_data(2),)
 
-    model = small_vae()
+    model = tiny_vae()
     with pytest.raises(RuntimeError, match="data ran out after 3"):
         fit_steps(model, three_batches(), steps=5, steps_per_epoch=5, verbose=0)
 
@@ -195,7 +172,7 @@ def test_uncompiled_model_and_array_options_with_a_data_set():
     with pytest.raises(ValueError, match="compile"):
         fit_steps(model, np.zeros((4, 4)), steps=1)
     with pytest.raises(ValueError, match="`batch_size` apply to array data only"):
-        fit_steps(small_vae(), CountingBatches(), steps=1, batch_size=2)
+        fit_steps(tiny_vae(), CountingBatches(), steps=1, batch_size=2)
 
 
 @pytest.mark.skipif(
@@ -223,7 +200,7 @@ def test_progress_bar_shows_the_steps_of_the_short_last_epoch(capsys):
 # The models' data checks run before the data becomes a generator
 # ----------------------------------------------------------------------
 def test_a_tuple_x_is_rejected_before_training():
-    model = small_avb()
+    model = tiny_avb(add_squared_norm=True, seed=0)
     x = four_point_data(8)
     with pytest.raises(ValueError, match="tuple"):
         fit_steps(model, (x, np.zeros(8)), steps=2, verbose=0)

@@ -15,6 +15,7 @@ from keras_avb.architectures.mnist import mnist_avb_encoder
 from keras_avb.architectures.mnist import mnist_decoder
 from keras_avb.architectures.mnist import mnist_vae_encoder
 from keras_avb.testing.layer_test_case import TestCase
+from keras_avb.testing.model_saving import run_model_saving_test
 
 TINY = dict(
     hidden_units=(16,),
@@ -128,24 +129,7 @@ def test_build_train_one_step_and_save(kind, architecture, tmp_path):
     assert any(not np.allclose(b, a) for b, a in zip(before, after))
     if kind != "vae":
         assert model.adversary.trainable_variables
-    path = os.path.join(tmp_path, "model.keras")
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    assert type(restored) is type(model)
-    z = np.random.default_rng(3).standard_normal((4, 4)).astype("float32")
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(restored.decode(z)),
-        ops.convert_to_numpy(model.decode(z)),
-        rtol=1e-5,
-        atol=1e-6,
-    )
-    if kind != "vae":
-        np.testing.assert_allclose(
-            ops.convert_to_numpy(restored.adversary([x[:4], z])),
-            ops.convert_to_numpy(model.adversary([x[:4], z])),
-            rtol=1e-5,
-            atol=1e-5,
-        )
+    run_model_saving_test(model, os.path.join(tmp_path, "model.keras"), x)
 
 
 def test_mixed_architectures_and_bad_arguments():
@@ -177,9 +161,7 @@ def test_full_covariance_contrast_trains_saves_and_evaluates(tmp_path):
     moments_mean, moments_variance = posterior_moments(model, x[:4])
     assert moments_mean.shape == moments_variance.shape == (4, 3)
     assert np.all(np.isfinite(moments_variance)) and np.all(moments_variance > 0)
-    path = os.path.join(tmp_path, "full.keras")
-    model.save(path)
-    restored = keras.saving.load_model(path)
+    restored = run_model_saving_test(model, os.path.join(tmp_path, "full.keras"), x)
     assert restored.encoder.get_layer("basis_noise").covariance == "full"
     with pytest.raises(ValueError, match="needs Adaptive Contrast"):
         build_mnist_model("avb", contrast_covariance="full", **TINY)

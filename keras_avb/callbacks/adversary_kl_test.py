@@ -4,33 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-import keras_avb
 from keras_avb.callbacks import AdversaryKLCheck
 from keras_avb.evaluation import adversary_kl_check
 from keras_avb.testing import four_point_data
-from keras_avb.testing import tiny_black_box_encoder
-from keras_avb.testing import tiny_decoder
+from keras_avb.testing import tiny_avb
 
 HELD_OUT = four_point_data(4, seed=1)
 
 
-def _model(adaptive_contrast=True):
-    model = keras_avb.AVB(
-        tiny_black_box_encoder(),
-        tiny_decoder(),
-        keras_avb.layers.ResidualAdversary(units=8, num_blocks=1),
-        adaptive_contrast=adaptive_contrast,
-        moment_samples=4,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        adversary_optimizer=keras.optimizers.Adam(1e-3),
-    )
-    return model
-
-
 def test_the_keys_reach_history_at_the_checked_epochs_only(capsys):
-    model = _model()
+    model = tiny_avb(adaptive_contrast=True, moment_samples=4)
     check = AdversaryKLCheck(HELD_OUT, every=2, num_samples=40, seed=0, verbose=1)
     history = model.fit(
         four_point_data(32), batch_size=16, epochs=5, callbacks=[check], verbose=0
@@ -53,7 +36,7 @@ def test_the_keys_reach_history_at_the_checked_epochs_only(capsys):
 
 
 def test_a_check_equals_a_direct_call_with_the_same_seed():
-    model = _model(adaptive_contrast=False)
+    model = tiny_avb(adaptive_contrast=False, moment_samples=4)
     check = AdversaryKLCheck(HELD_OUT, every=1, num_samples=30, seed=5)
     model.fit(four_point_data(32), batch_size=16, epochs=1, callbacks=[check], verbose=0)
     direct = adversary_kl_check(model, HELD_OUT, num_samples=30, seed=5, verbose=0)
@@ -62,7 +45,7 @@ def test_a_check_equals_a_direct_call_with_the_same_seed():
 
 
 def test_data_that_does_not_fit_the_model_fails_before_training():
-    model = _model()
+    model = tiny_avb(adaptive_contrast=True, moment_samples=4)
     check = AdversaryKLCheck(np.ones((3, 5), "float32"), num_samples=10)
     with pytest.raises(ValueError, match="shape \\(5,\\).*\\(4,\\)"):
         model.fit(

@@ -343,11 +343,16 @@ def make_log_joint(decoder, likelihood, prior):
 
 
 def new_seed(seed):
-    """An int seed for the estimators: `seed`, or a fresh one if None."""
+    """An int seed for the estimators: `seed`, or a fresh one if None.
+
+    A `keras.random.SeedGenerator` gives a new seed at each call, drawn from
+    its whole state (seed and counter), as Keras' own random ops do.
+    """
     if seed is None:
         return int(np.random.randint(0, 2**30))
     if isinstance(seed, keras.random.SeedGenerator):
-        return int(ops.convert_to_numpy(seed.next())[0]) % (2**30)
+        state = ops.convert_to_numpy(seed.next()).astype("int64")
+        return int(np.random.default_rng([int(v) % 2**32 for v in state]).integers(2**30))
     return int(seed)
 
 

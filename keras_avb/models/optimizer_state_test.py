@@ -2,40 +2,20 @@
 
 import warnings
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
 
-import keras_avb
 from keras_avb.testing import four_point_data
-from keras_avb.testing import tiny_black_box_encoder
-from keras_avb.testing import tiny_decoder
+from keras_avb.testing import tiny_avb
+from keras_avb.testing import tiny_vae
 
 
 def avb():
-    model = keras_avb.AVB(
-        tiny_black_box_encoder(),
-        tiny_decoder(),
-        keras_avb.layers.ResidualAdversary(units=8, num_blocks=1, name="adversary"),
-        seed=0,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3), adversary_optimizer=keras.optimizers.Adam(1e-3)
-    )
-    return model
+    return tiny_avb(seed=0)
 
 
-def vae():
-    x = keras.Input((4,))
-    h = keras.layers.Dense(8, activation="elu")(x)
-    encoder = keras.Model(x, [keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)])
-    model = keras_avb.VAE(encoder, tiny_decoder(), seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
-
-
-@pytest.mark.parametrize("make", [avb, vae], ids=["avb", "vae"])
+@pytest.mark.parametrize("make", [avb, tiny_vae], ids=["avb", "vae"])
 def test_load_weights_restores_the_optimizer_state(make, tmp_path):
     path = str(tmp_path / "model.weights.h5")
     model = make()

@@ -1,4 +1,4 @@
-"""Small data and networks that the test suites build themselves.
+"""Small data, networks and models that the test suites build themselves.
 
 Example:
 
@@ -72,3 +72,39 @@ def tiny_basis_noise_encoder(data_dim=4, latent_dim=2, num_bases=3, noise_dim=2,
         latent_dim=latent_dim, num_bases=num_bases, noise_dim=noise_dim, noise_units=(8,)
     )([h, eps])
     return keras.Model([x, eps], outputs, name=name)
+
+
+def tiny_vae(seed=0, learning_rate=1e-3):
+    """A compiled VAE on 4-dim data with a 2-dim latent space (8 ELU units)."""
+    import keras_avb
+
+    x = keras.Input((4,))
+    h = keras.layers.Dense(8, activation="elu")(x)
+    encoder = keras.Model(x, [keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)])
+    model = keras_avb.VAE(encoder, tiny_decoder(), seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return model
+
+
+def tiny_avb(encoder=None, add_squared_norm=False, compile=True, **kwargs):
+    """An AVB on 4-dim data: a tiny encoder, decoder and residual adversary.
+
+    `kwargs` go to `keras_avb.AVB`; with `compile=True` both players get
+    `Adam(1e-3)`.
+    """
+    import keras_avb
+
+    model = keras_avb.AVB(
+        encoder or tiny_black_box_encoder(),
+        tiny_decoder(),
+        keras_avb.layers.ResidualAdversary(
+            units=8, num_blocks=1, add_squared_norm=add_squared_norm, name="adversary"
+        ),
+        **kwargs,
+    )
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            adversary_optimizer=keras.optimizers.Adam(1e-3),
+        )
+    return model

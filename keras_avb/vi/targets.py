@@ -46,7 +46,9 @@ def tfp_log_prob_fn(distribution):
     >>> size
     3
     """
-    draw = distribution.sample(seed=ops.zeros((2,), backend.TFP_SEED_DTYPE))
+    # A pinned distribution samples its free parts with `sample_unpinned`.
+    sample = getattr(distribution, "sample_unpinned", None) or distribution.sample
+    draw = sample(seed=ops.zeros((2,), backend.TFP_SEED_DTYPE))
     leaves = keras.tree.flatten(draw)
     shapes = [tuple(int(d) for d in leaf.shape) for leaf in leaves]
     sizes = [int(np.prod(shape)) for shape in shapes]
