@@ -103,13 +103,11 @@ class AdversarialGame(RestoresOptimizerState, TrackedMetrics):
         Subclasses call it last in `build()`; it then routes the adversary's
         variables to its optimizer if the model is already compiled.
         """
-        try:
-            t = self.adversary([x, z])
-        except Exception as error:
-            raise ValueError(
-                f"The adversary does not accept [x, z] with {x_description} and "
-                f"z of size {z.shape[-1]}: {error}"
-            ) from error
+        t = validation.call_network(
+            self.adversary, [x, z],
+            f"The adversary does not accept [x, z] with {x_description} and "
+            f"z of size {z.shape[-1]}",
+        )
         if tuple(t.shape[1:]) not in ((), (1,)):
             raise ValueError(
                 "The adversary must return one logit per example; it returns "

@@ -196,13 +196,11 @@ class AVB(AdversarialGame, LatentVariableModel):
             raise ValueError(f"AVB needs a fully known data shape; got {data_shape}.")
         x = keras.KerasTensor((None,) + data_shape)
         eps = keras.KerasTensor((None,) + self.noise_shape)
-        try:
-            outputs = self.encoder([x, eps])
-        except Exception as error:
-            raise ValueError(
-                f"The encoder does not accept [x, eps] with x of shape "
-                f"{data_shape} and eps of shape {self.noise_shape}: {error}"
-            ) from error
+        outputs = validation.call_network(
+            self.encoder, [x, eps],
+            f"The encoder does not accept [x, eps] with x of shape {data_shape} "
+            f"and eps of shape {self.noise_shape}",
+        )
         self.encoder_returns_moments = isinstance(outputs, (list, tuple))
         if self.encoder_returns_moments and len(outputs) != 3:
             raise ValueError(

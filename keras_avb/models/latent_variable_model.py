@@ -98,13 +98,10 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
         self.latent_dim = latent_dim
 
     def _build_decoder(self, z_spec, data_shape):
-        try:
-            params = self.decoder(z_spec)
-        except Exception as error:
-            raise ValueError(
-                f"The decoder does not accept latent codes of shape "
-                f"{tuple(z_spec.shape)}: {error}"
-            ) from error
+        params = validation.call_network(
+            self.decoder, z_spec,
+            f"The decoder does not accept latent codes of shape {tuple(z_spec.shape)}",
+        )
         expected = tuple(data_shape[:-1]) + (
             data_shape[-1] * self.likelihood.params_per_entry,
         )

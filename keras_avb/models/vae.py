@@ -8,6 +8,7 @@ from keras_avb.distributions.priors import StandardNormal
 from keras_avb.models.importance_bound import importance_weighted_bound
 from keras_avb.models.latent_variable_model import LatentVariableModel
 from keras_avb.models.optimizer_state import RestoresOptimizerState
+from keras_avb.utils import validation
 from keras_avb.backend import draw_per_example
 
 MODEL = "model"
@@ -83,12 +84,9 @@ class VAE(RestoresOptimizerState, LatentVariableModel):
     def build(self, input_shape):
         data_shape = tuple(input_shape[1:])
         x = keras.KerasTensor((None,) + data_shape)
-        try:
-            outputs = self.encoder(x)
-        except Exception as error:
-            raise ValueError(
-                f"The encoder does not accept x of shape {data_shape}: {error}"
-            ) from error
+        outputs = validation.call_network(
+            self.encoder, x, f"The encoder does not accept x of shape {data_shape}"
+        )
         if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
             raise ValueError(
                 "The VAE encoder must return [mean, log_variance]."

@@ -158,3 +158,26 @@ def check_callable(value, name, what="a Keras layer or model"):
     if not callable(value):
         raise ValueError(f"`{name}` must be {what}. Received: {value!r}")
     return value
+
+
+def call_network(network, inputs, description):
+    """`network(inputs)` on symbolic inputs; a failure is a ValueError that says what.
+
+    Models call their networks this way in `build()`, so that a network
+    that does not fit the data is named before any training starts.
+
+    Example:
+
+    >>> import keras
+    >>> dense = keras.layers.Dense(2)
+    >>> tuple(call_network(dense, keras.KerasTensor((None, 3)), "Dense").shape)
+    (None, 2)
+    >>> call_network(dense, keras.KerasTensor((None, 4)), "Dense does not accept 4")
+    Traceback (most recent call last):
+    ...
+    ValueError: Dense does not accept 4: ...
+    """
+    try:
+        return network(inputs)
+    except Exception as error:
+        raise ValueError(f"{description}: {error}") from error

@@ -186,13 +186,10 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
     def build(self, input_shape=None):
         """Builds the networks; the shape of the (ignored) data does not matter."""
         eps = keras.KerasTensor((None, self.noise_dim))
-        try:
-            z = self.sampler(eps)
-        except Exception as error:
-            raise ValueError(
-                f"The sampler does not accept noise of shape (batch, "
-                f"{self.noise_dim}): {error}"
-            ) from error
+        z = validation.call_network(
+            self.sampler, eps,
+            f"The sampler does not accept noise of shape (batch, {self.noise_dim})",
+        )
         if tuple(z.shape[1:]) != (self.event_size,):
             raise ValueError(
                 f"The sampler must return samples of shape (batch, "
