@@ -18,11 +18,11 @@ class LatentVariableModel(TrackedMetrics, PlayersTrainer, keras.Model):
     """A decoder p(x|z) with a likelihood and a prior p(z), trained by players.
 
     Subclasses define `build()`, `players()`, `update_schedule`,
-    `compute_losses()`, `posterior_moments()` and `METRIC_NAMES`; this class
-    holds the encoder, decoder, likelihood, prior, seed and the number of
-    importance samples of the bound, the metric trackers, the KL annealing weight,
-    the user-facing `encode`/`decode`/`sample` methods and the input checks
-    that `fit` and `evaluate` run before any work starts.
+    `compute_losses()`, `posterior_moments()` and `METRIC_NAMES`. This class
+    holds the encoder, decoder, likelihood, prior and seed, the number of
+    importance samples of the bound, the metric trackers, the KL annealing
+    weight, the user-facing `encode`/`decode`/`sample` methods and the
+    input checks that `fit` and `evaluate` run before any work starts.
     """
 
     METRIC_NAMES = ()
