@@ -165,11 +165,8 @@ class PosteriorSampler(AdversarialGame, PlayersTrainer, keras.Model):
         self.adversary = adversary or ResidualAdversary(
             128, 3, add_squared_norm=not self.adaptive_contrast, name="adversary"
         )
-        for label, network in (("sampler", self.sampler), ("adversary", self.adversary)):
-            if not callable(network):
-                raise ValueError(
-                    f"`{label}` must be a Keras layer or model. Received: {network!r}"
-                )
+        validation.check_callable(self.sampler, "sampler")
+        validation.check_callable(self.adversary, "adversary")
         validation.check_choice(covariance, "covariance", ("diagonal", "full"))
         self.covariance = covariance
         self.adversary_steps = check_adversary_steps(adversary_steps)
